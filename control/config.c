@@ -1,0 +1,1509 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * YAML text -> validated struct lg_conf. Pure: no DPDK, no globals; the
+ * control thread calls it at start-up and on reload, unit tests call it
+ * without EAL.
+ *
+ * Every YAML mapping has a table of {key, handler, required, what}.
+ * map_parse() rejects unknown and duplicate keys, reports missing required
+ * ones, then runs the handlers in table order, not file order. So a handler
+ * may rely on every field above it in its table: the key length needs the
+ * algorithm, an SA's peer needs the peers section, a policy's sa needs its
+ * action. "what" ends the sentence "expected ..." for a wrong node type and a
+ * bad value alike, so the two read the same.
+ *
+ * The first error wins and parsing stops. conf/README.md lists every message.
+ *
+ * Secrets: key and salt text is never formatted into a message. libyaml frees
+ * its buffers and scalar copies without clearing them, so we wipe the ones we
+ * can reach before it does; its intermediate reallocations are out of reach.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define FIELDS_MAX 16            /* keys in the largest mapping (policy) */
+#define PORTS_MAX 8
+#define LOAD_MAX (16u << 20)     /* a config file larger than this is a mistake */
+#define DEFAULT_CRYPTO_DEV "crypto_aesni_gcm0"
+#define DEFAULT_SOCKET "/run/latchgate/control.sock"
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+#define WHAT_NAME "a name of 1..31 characters from A-Z a-z 0-9 _ . -"
+#define WHAT_ADDR "an IPv4 or IPv6 address"
+#define WHAT_PREFIX "an IPv4 or IPv6 prefix like 192.0.2.0/24"
+#define WHAT_MAC "a unicast MAC address like 02:00:00:00:00:01"
+#define WHAT_PORTS "a port 0..65535, a range \"lo-hi\" or a list of 1..8 of those"
+
+/* One table serves parsing and printing; index = enum value. */
+static const char *const role_names[] = {
+	[LG_ROLE_PROTECTED] = "protected", [LG_ROLE_UNPROTECTED] = "unprotected",
+};
+static const char *const crypto_mode_names[] = {
+	[LG_CRYPTO_LOOKASIDE] = "lookaside", [LG_CRYPTO_CPU] = "cpu",
+};
+static const char *const dir_names[] = {
+	[LG_DIR_OUTBOUND] = "outbound", [LG_DIR_INBOUND] = "inbound",
+};
+static const char *const sa_mode_names[] = { [LG_SA_TUNNEL] = "tunnel" };
+static const char *const alg_names[] = {
+	[LG_ALG_AES128_GCM] = "aes-128-gcm", [LG_ALG_AES256_GCM] = "aes-256-gcm",
+};
+static const uint8_t alg_key_len[] = {
+	[LG_ALG_AES128_GCM] = 16, [LG_ALG_AES256_GCM] = 32,
+};
+static_assert(ARRAY_SIZE(alg_key_len) == ARRAY_SIZE(alg_names), "one key length per algorithm");
+static const char *const action_names[] = {
+	[LG_ACT_PROTECT] = "protect", [LG_ACT_BYPASS] = "bypass", [LG_ACT_DISCARD] = "discard",
+};
+static const struct { const char *name; uint8_t num; } proto_names[] = {
+	{ "any", 0 }, { "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "esp", 50 }, { "icmp6", 58 },
+};
+
+/* Parse context: one per lg_config_parse() call. */
+struct pc {
+	const char *file;
+	char *err;
+	size_t errlen;
+	yaml_document_t *doc;
+	struct lg_conf *conf;    /* items [0, n) of each list are complete */
+};
+
+struct field {
+	const char *key;
+	int (*parse)(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj);
+	bool required;
+	const char *what;        /* ends "expected ..." */
+};
+
+struct pair { const yaml_node_t *k, *v; };
+
+struct table {
+	const struct field *fields;
+	size_t nfields;
+	/* After all fields, for rules that look at which keys were given. */
+	int (*check)(struct pc *pc, const struct table *t, const struct pair *seen,
+		     const yaml_node_t *map, void *obj);
+	/* List items only: item size, offset of its struct lg_where, defaults. */
+	size_t size;
+	size_t at_off;
+	const void *defaults;
+};
+
+#define TABLE(a) .fields = (a), .nfields = ARRAY_SIZE(a)
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* One line, however odd the file name or a YAML key: control bytes become '?'. */
+static void flatten(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static __attribute__((format(printf, 3, 4)))
+void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	flatten(err);
+}
+
+static struct lg_where where(const yaml_node_t *n)
+{
+	return (struct lg_where){ (uint32_t)n->start_mark.line + 1,
+				  (uint32_t)n->start_mark.column + 1 };
+}
+
+/* "FILE:LINE:COL: key 'KEY': <why>"; key NULL means the document itself. */
+static __attribute__((format(printf, 4, 5)))
+int fail(struct pc *pc, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	struct lg_where w = where(n);
+	char why[LG_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (key != NULL)
+		say(pc->err, pc->errlen, "%s:%u:%u: key '%s': %s",
+		    pc->file, w.line, w.col, key, why);
+	else
+		say(pc->err, pc->errlen, "%s:%u:%u: top level: %s",
+		    pc->file, w.line, w.col, why);
+	return -1;
+}
+
+static int expect(struct pc *pc, const yaml_node_t *v, const struct field *f)
+{
+	return fail(pc, v, f->key, "expected %s", f->what);
+}
+
+static int oom(struct pc *pc)
+{
+	say(pc->err, pc->errlen, "%s: out of memory", pc->file);
+	return -1;
+}
+
+/* ---- scalars ----------------------------------------------------------- */
+
+static const char *scalar(const yaml_node_t *v)
+{
+	const char *s;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return NULL;
+	s = (const char *)v->data.scalar.value;
+	/* A "\0" escape would hide the rest of the text from string functions. */
+	return strlen(s) == v->data.scalar.length ? s : NULL;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int text(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		char *dst, size_t size)
+{
+	const char *s = scalar(v);
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n >= size || !printable(s))
+		return expect(pc, v, f);
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+/* Names show up in latchctl output and log lines: keep them plain. */
+static int name(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		char dst[LG_NAME_MAX])
+{
+	const char *s = scalar(v);
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n >= LG_NAME_MAX || s[strspn(s, NAME_CHARS)] != '\0')
+		return expect(pc, v, f);
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int twice(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		 const char *s, struct lg_where first)
+{
+	return fail(pc, v, f->key, "duplicate name '%s' (first at line %u)", s, first.line);
+}
+
+/* Index of the scalar in names[], or -1 after "expected WHAT". */
+static int keyword(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		   const char *const *names, size_t n)
+{
+	const char *s = scalar(v);
+
+	for (size_t i = 0; s != NULL && i < n; i++)
+		if (names[i] != NULL && strcmp(s, names[i]) == 0)
+			return (int)i;
+	return expect(pc, v, f);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool hexprefix(const char *s)
+{
+	return s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+}
+
+/*
+ * Decimal or 0x hex, nothing else: no sign, no spaces, no '_', and no
+ * leading zero on decimals, which YAML 1.1 would read as octal.
+ */
+static bool number(const char *s, uint32_t max, uint32_t *out)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+
+	if (hexprefix(s)) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1] != '\0') {
+		return false;
+	}
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		int d = hexval(*s);
+
+		if (d < 0 || (unsigned)d >= base)
+			return false;
+		v = v * base + (unsigned)d;
+		if (v > max)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static int integer(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		uint32_t max, uint32_t *out)
+{
+	const char *s = scalar(v);
+
+	return s != NULL && number(s, max, out) ? 0 : expect(pc, v, f);
+}
+
+static int boolean(struct pc *pc, const struct field *f, const yaml_node_t *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes" }, *const no[] = { "false", "no" };
+	const char *s = scalar(v);
+
+	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+			*out = strcasecmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return expect(pc, v, f);
+}
+
+/* Secret: "0x" then exactly 2n hex digits into dst; dst is cleared on failure. */
+static bool secret(const yaml_node_t *v, uint8_t *dst, size_t n)
+{
+	const char *s = scalar(v);
+
+	if (s == NULL || !hexprefix(s) || strlen(s + 2) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+
+		if (hi < 0 || lo < 0) {
+			explicit_bzero(dst, n);
+			return false;
+		}
+		dst[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* A group address can be neither our source nor a next hop. */
+static int mac(struct pc *pc, const struct field *f, const yaml_node_t *v, uint8_t m[6])
+{
+	const char *s = scalar(v);
+	uint8_t any = 0;
+
+	if (s == NULL || strlen(s) != 17)
+		return expect(pc, v, f);
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return expect(pc, v, f);
+		m[i] = (uint8_t)(hi << 4 | lo);
+		any |= m[i];
+	}
+	return (m[0] & 1) == 0 && any != 0 ? 0 : expect(pc, v, f);
+}
+
+static bool addr_parse(const char *s, struct lg_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->b) == 1)
+		a->af = LG_AF_INET;
+	else if (inet_pton(AF_INET6, s, a->b) == 1)
+		a->af = LG_AF_INET6;
+	else
+		memset(a, 0, sizeof(*a));
+	return a->af != LG_AF_NONE;
+}
+
+static int addr(struct pc *pc, const struct field *f, const yaml_node_t *v, struct lg_addr *a)
+{
+	const char *s = scalar(v);
+
+	return s != NULL && addr_parse(s, a) ? 0 : expect(pc, v, f);
+}
+
+static const char *af_name(uint8_t af)
+{
+	return af == LG_AF_INET ? "IPv4" : "IPv6";
+}
+
+/* Clears the host bits of a; returns whether any was set. */
+static bool host_clear(struct lg_addr *a, unsigned len)
+{
+	bool set = false;
+
+	for (unsigned i = 0; i < sizeof(a->b); i++) {
+		unsigned keep = len >= 8 * (i + 1) ? 8 : len > 8 * i ? len - 8 * i : 0;
+		uint8_t m = keep != 0 ? (uint8_t)(0xff << (8 - keep)) : 0;
+
+		set |= (a->b[i] & ~m) != 0;
+		a->b[i] &= m;
+	}
+	return set;
+}
+
+/* Decimal only: "/0x18" is more likely a typo than a wish. */
+static bool prefix_len(const char *s, uint32_t *len)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 3 && strspn(s, "0123456789") == n && number(s, 255, len);
+}
+
+/* "addr/len", or a bare address meaning a host route/selector. */
+static int prefix(struct pc *pc, const struct field *f, const yaml_node_t *v, struct lg_prefix *p)
+{
+	const char *s = scalar(v), *slash;
+	char a[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	uint32_t len, max;
+	size_t alen;
+
+	if (s == NULL)
+		return expect(pc, v, f);
+	slash = strchr(s, '/');
+	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	if (alen >= sizeof(a))
+		return expect(pc, v, f);
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	if (!addr_parse(a, &p->addr))
+		return expect(pc, v, f);
+	max = len = p->addr.af == LG_AF_INET ? 32 : 128;
+	if (slash != NULL && !prefix_len(slash + 1, &len))
+		return expect(pc, v, f);
+	if (len > max)
+		return fail(pc, v, f->key, "expected a prefix length 0..%u for %s",
+			    max, af_name(p->addr.af));
+	p->len = (uint8_t)len;
+	if (host_clear(&p->addr, len))
+		return fail(pc, v, f->key, "expected %s/%u (host bits must be zero)",
+			    lg_addr_format(&p->addr, net, sizeof(net)), len);
+	return 0;
+}
+
+/* ---- mappings and lists ------------------------------------------------ */
+
+static const yaml_node_t *node(struct pc *pc, int id)
+{
+	return yaml_document_get_node(pc->doc, id);
+}
+
+static size_t count(const yaml_node_t *seq)
+{
+	return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+static const yaml_node_t *item(struct pc *pc, const yaml_node_t *seq, size_t i)
+{
+	return node(pc, seq->data.sequence.items.start[i]);
+}
+
+static size_t lookup(const struct table *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfields; i++)
+		if (strcmp(t->fields[i].key, key) == 0)
+			break;
+	return i;
+}
+
+static const struct pair *given(const struct table *t, const struct pair *seen, const char *key)
+{
+	size_t i = lookup(t, key);
+
+	return i < t->nfields && seen[i].v != NULL ? &seen[i] : NULL;
+}
+
+/* Sorts the mapping's pairs into seen[] by table index. */
+static int collect(struct pc *pc, const char *ctx, const yaml_node_t *map,
+		   const struct table *t, struct pair *seen)
+{
+	const yaml_node_pair_t *p;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		const yaml_node_t *k = node(pc, p->key), *v = node(pc, p->value);
+		const char *key = scalar(k);
+		size_t i;
+
+		if (key == NULL && k->type != YAML_SCALAR_NODE)
+			return fail(pc, k, ctx, "expected scalar keys");
+		i = key != NULL ? lookup(t, key) : t->nfields;
+		if (i == t->nfields)
+			return fail(pc, k, (const char *)k->data.scalar.value, "unknown key");
+		if (seen[i].k != NULL)
+			return fail(pc, k, key, "duplicate key (first at line %u)",
+				    where(seen[i].k).line);
+		seen[i] = (struct pair){ k, v };
+	}
+	return 0;
+}
+
+static int map_parse(struct pc *pc, const char *ctx, const yaml_node_t *map,
+		     const struct table *t, void *obj, struct pair seen[FIELDS_MAX])
+{
+	size_t i;
+
+	assert(t->nfields <= FIELDS_MAX);
+	memset(seen, 0, FIELDS_MAX * sizeof(*seen));
+	if (collect(pc, ctx, map, t, seen) != 0)
+		return -1;
+	for (i = 0; i < t->nfields; i++)
+		if (t->fields[i].required && seen[i].v == NULL)
+			return fail(pc, map, t->fields[i].key, "missing required key");
+	for (i = 0; i < t->nfields; i++)
+		if (seen[i].v != NULL && t->fields[i].parse(pc, &t->fields[i], seen[i].v, obj) != 0)
+			return -1;
+	return t->check != NULL ? t->check(pc, t, seen, map, obj) : 0;
+}
+
+/* A nested mapping such as crypto: or aead:. */
+static int sub(struct pc *pc, const struct field *f, const yaml_node_t *v,
+	       const struct table *t, void *obj)
+{
+	struct pair seen[FIELDS_MAX];
+
+	if (v->type != YAML_MAPPING_NODE)
+		return expect(pc, v, f);
+	return map_parse(pc, f->key, v, t, obj, seen);
+}
+
+/* The array for a list of min..max items, or NULL after an error. */
+static void *items_alloc(struct pc *pc, const struct field *f, const yaml_node_t *v,
+			 size_t min, size_t max, size_t size)
+{
+	void *a;
+
+	if (v->type != YAML_SEQUENCE_NODE || count(v) < min || count(v) > max) {
+		expect(pc, v, f);
+		return NULL;
+	}
+	a = calloc(count(v) != 0 ? count(v) : 1, size);
+	if (a == NULL)
+		oom(pc);
+	return a;
+}
+
+/*
+ * *n counts finished items only, so while item i is parsed its handlers see
+ * exactly the items before it (duplicate names, SPIs, routes). A failed item
+ * is wiped: it may hold half a key and lg_config_free() stops at *n.
+ */
+static int items_parse(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		       const struct table *t, void *arr, uint32_t *n)
+{
+	struct pair seen[FIELDS_MAX];
+
+	for (size_t i = 0; i < count(v); i++) {
+		const yaml_node_t *m = item(pc, v, i);
+		char *obj = (char *)arr + i * t->size;
+
+		*n = (uint32_t)i;
+		if (m->type != YAML_MAPPING_NODE)
+			return fail(pc, m, f->key, "expected a mapping for each item");
+		if (t->defaults != NULL)
+			memcpy(obj, t->defaults, t->size);
+		*(struct lg_where *)(obj + t->at_off) = where(m);
+		if (map_parse(pc, f->key, m, t, obj, seen) != 0) {
+			explicit_bzero(obj, t->size);
+			return -1;
+		}
+	}
+	*n = (uint32_t)count(v);
+	return 0;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+static_assert(offsetof(struct lg_conf_port, name) == 0, "find() reads names at offset 0");
+static_assert(offsetof(struct lg_conf_peer, name) == 0, "find() reads names at offset 0");
+static_assert(offsetof(struct lg_conf_sa, name) == 0, "find() reads names at offset 0");
+static_assert(offsetof(struct lg_conf_policy, name) == 0, "find() reads names at offset 0");
+
+static int find(const void *base, uint32_t n, size_t size, const char *s)
+{
+	for (uint32_t i = 0; s != NULL && i < n; i++)
+		if (strcmp((const char *)base + i * size, s) == 0)
+			return (int)i;
+	return -1;
+}
+
+int lg_config_port_find(const struct lg_conf *conf, const char *s)
+{
+	return conf != NULL ? find(conf->ports, conf->nports, sizeof(*conf->ports), s) : -1;
+}
+
+int lg_config_sa_find(const struct lg_conf *conf, const char *s)
+{
+	return conf != NULL ? find(conf->sas, conf->nsas, sizeof(*conf->sas), s) : -1;
+}
+
+static int peer_find(const struct lg_conf *conf, const char *s)
+{
+	return find(conf->peers, conf->npeers, sizeof(*conf->peers), s);
+}
+
+static int policy_find(const struct lg_conf *conf, const char *s)
+{
+	return find(conf->policies, conf->npolicies, sizeof(*conf->policies), s);
+}
+
+/* ---- ports ------------------------------------------------------------- */
+
+static int port_name(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_port *p = obj;
+	int i;
+
+	if (name(pc, f, v, p->name) != 0)
+		return -1;
+	i = lg_config_port_find(pc->conf, p->name);
+	return i < 0 ? 0 : twice(pc, f, v, p->name, pc->conf->ports[i].at);
+}
+
+static int port_role(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_port *p = obj;
+	int k = keyword(pc, f, v, role_names, ARRAY_SIZE(role_names));
+
+	if (k < 0)
+		return -1;
+	p->role = (enum lg_port_role)k;
+	return 0;
+}
+
+static int port_device(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_port *p = obj;
+
+	return text(pc, f, v, p->device, sizeof(p->device));
+}
+
+static int port_address(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_port *p = obj;
+
+	return addr(pc, f, v, &p->address);
+}
+
+static int port_mac(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_port *p = obj;
+
+	p->has_mac = true;
+	return mac(pc, f, v, p->mac);
+}
+
+static const struct field port_fields[] = {
+	{ "name", port_name, true, WHAT_NAME },
+	{ "role", port_role, true, "protected or unprotected" },
+	{ "device", port_device, true, "a device string of 1..255 characters" },
+	{ "address", port_address, true, WHAT_ADDR },
+	{ "mac", port_mac, false, WHAT_MAC },
+};
+static const struct table port_table = {
+	TABLE(port_fields), .size = sizeof(struct lg_conf_port),
+	.at_off = offsetof(struct lg_conf_port, at),
+};
+
+/* ---- crypto ------------------------------------------------------------ */
+
+static int crypto_devices(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_crypto *c = obj;
+	size_t n = v->type == YAML_SEQUENCE_NODE ? count(v) : 0;
+
+	if (n < 1 || n > LG_CRYPTO_DEV_MAX)
+		return expect(pc, v, f);
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *d = item(pc, v, i);
+
+		if (text(pc, f, d, c->devices[i], sizeof(c->devices[i])) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->devices[j], c->devices[i]) == 0)
+				return fail(pc, d, f->key,
+					    "duplicate device '%s' (first at line %u)",
+					    c->devices[i], where(item(pc, v, j)).line);
+	}
+	c->ndevices = (uint32_t)n;
+	return 0;
+}
+
+static int crypto_mode(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_crypto *c = obj;
+	int k = keyword(pc, f, v, crypto_mode_names, ARRAY_SIZE(crypto_mode_names));
+
+	if (k < 0)
+		return -1;
+	c->mode = (enum lg_crypto_mode)k;
+	return 0;
+}
+
+static const struct field crypto_fields[] = {
+	{ "devices", crypto_devices, false, "a list of 1..8 device strings of 1..255 characters" },
+	{ "mode", crypto_mode, false, "lookaside or cpu" },
+};
+static const struct table crypto_table = { TABLE(crypto_fields) };
+
+/* ---- peers ------------------------------------------------------------- */
+
+static int peer_name(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_peer *p = obj;
+	int i;
+
+	if (name(pc, f, v, p->name) != 0)
+		return -1;
+	i = peer_find(pc->conf, p->name);
+	return i < 0 ? 0 : twice(pc, f, v, p->name, pc->conf->peers[i].at);
+}
+
+/* "type:value", both parts non-empty; latches bind to the whole string. */
+static int peer_id(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_peer *p = obj;
+	const char *colon;
+
+	if (text(pc, f, v, p->id, sizeof(p->id)) != 0)
+		return -1;
+	colon = strchr(p->id, ':');
+	return colon != NULL && colon != p->id && colon[1] != '\0' ? 0 : expect(pc, v, f);
+}
+
+static int peer_address(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_peer *p = obj;
+
+	return addr(pc, f, v, &p->address);
+}
+
+static const struct field peer_fields[] = {
+	{ "name", peer_name, true, WHAT_NAME },
+	{ "id", peer_id, true, "an identity \"type:value\" of 1..127 characters" },
+	{ "address", peer_address, false, WHAT_ADDR },
+};
+static const struct table peer_table = {
+	TABLE(peer_fields), .size = sizeof(struct lg_conf_peer),
+	.at_off = offsetof(struct lg_conf_peer, at),
+};
+
+/* ---- SAs --------------------------------------------------------------- */
+
+static int aead_algorithm(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, alg_names, ARRAY_SIZE(alg_names));
+
+	if (k < 0)
+		return -1;
+	sa->alg = (enum lg_alg)k;
+	return 0;
+}
+
+/* The message names the length wanted, never the text given. */
+static int aead_key(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	unsigned n = alg_key_len[sa->alg];
+
+	if (!secret(v, sa->key, n))
+		return fail(pc, v, f->key, "expected %u bytes (0x and %u hex digits) for %s",
+			    n, 2 * n, lg_alg_name(sa->alg));
+	sa->key_len = (uint8_t)n;
+	return 0;
+}
+
+static int aead_salt(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	return secret(v, sa->salt, LG_SALT_LEN) ? 0 : expect(pc, v, f);
+}
+
+/* Order matters: key reads the algorithm. */
+static const struct field aead_fields[] = {
+	{ "algorithm", aead_algorithm, true, "aes-128-gcm or aes-256-gcm" },
+	{ "key", aead_key, true, "16 or 32 bytes of hex" },  /* aead_key() says which */
+	{ "salt", aead_salt, true, "4 bytes (0x and 8 hex digits)" },
+};
+static const struct table aead_table = { TABLE(aead_fields) };
+
+static int sa_name(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int i;
+
+	if (name(pc, f, v, sa->name) != 0)
+		return -1;
+	i = lg_config_sa_find(pc->conf, sa->name);
+	return i < 0 ? 0 : twice(pc, f, v, sa->name, pc->conf->sas[i].at);
+}
+
+static int sa_direction(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, dir_names, ARRAY_SIZE(dir_names));
+
+	if (k < 0)
+		return -1;
+	sa->dir = (enum lg_dir)k;
+	return 0;
+}
+
+/*
+ * RFC 4303 §2.1: SPI 0 is for local use and must not be sent; 1..255 are
+ * reserved by IANA. Inbound lookup is by SPI alone, so inbound SPIs are
+ * unique; outbound ones too, so that an SPI names one SA in each direction.
+ */
+static int sa_spi(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	const struct lg_conf *c = pc->conf;
+
+	if (integer(pc, f, v, UINT32_MAX, &sa->spi) != 0)
+		return -1;
+	if (sa->spi < 256)
+		return expect(pc, v, f);
+	for (uint32_t i = 0; i < c->nsas; i++)
+		if (c->sas[i].dir == sa->dir && c->sas[i].spi == sa->spi)
+			return fail(pc, v, f->key,
+				    "duplicate %s SPI 0x%x (first in SA '%s' at line %u)",
+				    lg_dir_name(sa->dir), sa->spi, c->sas[i].name,
+				    c->sas[i].at.line);
+	return 0;
+}
+
+static int sa_peer(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	const char *s = scalar(v);
+	int i;
+
+	if (s == NULL)
+		return expect(pc, v, f);
+	i = peer_find(pc->conf, s);
+	if (i < 0)
+		return fail(pc, v, f->key, "unknown peer '%s'", s);
+	sa->peer = (uint32_t)i;
+	return 0;
+}
+
+static int sa_mode(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, sa_mode_names, ARRAY_SIZE(sa_mode_names));
+
+	if (k < 0)
+		return -1;
+	sa->mode = (enum lg_sa_mode)k;
+	return 0;
+}
+
+static int sa_local(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	return addr(pc, f, v, &sa->local);
+}
+
+/* One outer header family per tunnel. */
+static int sa_remote(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	if (addr(pc, f, v, &sa->remote) != 0)
+		return -1;
+	if (sa->remote.af != sa->local.af)
+		return fail(pc, v, f->key, "expected an %s address (same family as local)",
+			    af_name(sa->local.af));
+	return 0;
+}
+
+static int sa_aead(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	return sub(pc, f, v, &aead_table, obj);
+}
+
+static int sa_replay_window(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	if (integer(pc, f, v, 4096, &sa->replay_window) != 0)
+		return -1;
+	return sa->replay_window == 0 || sa->replay_window >= 32 ? 0 : expect(pc, v, f);
+}
+
+static int sa_esn(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	return boolean(pc, f, v, &sa->esn);
+}
+
+/* Order matters: spi reads direction, remote reads local. */
+static const struct field sa_fields[] = {
+	{ "name", sa_name, true, WHAT_NAME },
+	{ "direction", sa_direction, true, "outbound or inbound" },
+	{ "spi", sa_spi, true,
+	  "an SPI 256..0xffffffff, decimal or 0x hex (0 and 1..255 are reserved, RFC 4303 2.1)" },
+	{ "peer", sa_peer, true, "a peer name" },
+	{ "mode", sa_mode, false, "tunnel (transport is not supported yet)" },
+	{ "local", sa_local, true, WHAT_ADDR },
+	{ "remote", sa_remote, true, WHAT_ADDR },
+	{ "aead", sa_aead, true, "a mapping" },
+	{ "replay_window", sa_replay_window, false, "0 (off) or 32..4096" },
+	{ "esn", sa_esn, false, "true or false" },
+};
+static const struct lg_conf_sa sa_defaults = {
+	.mode = LG_SA_TUNNEL, .replay_window = 1024, .esn = false,
+};
+static const struct table sa_table = {
+	TABLE(sa_fields), .size = sizeof(struct lg_conf_sa),
+	.at_off = offsetof(struct lg_conf_sa, at), .defaults = &sa_defaults,
+};
+
+/* ---- policies ---------------------------------------------------------- */
+
+static int policy_name(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+	int i;
+
+	if (name(pc, f, v, p->name) != 0)
+		return -1;
+	i = policy_find(pc->conf, p->name);
+	return i < 0 ? 0 : twice(pc, f, v, p->name, pc->conf->policies[i].at);
+}
+
+static int policy_direction(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+	int k = keyword(pc, f, v, dir_names, ARRAY_SIZE(dir_names));
+
+	if (k < 0)
+		return -1;
+	p->dir = (enum lg_dir)k;
+	return 0;
+}
+
+static int policy_priority(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	return integer(pc, f, v, UINT16_MAX, &p->priority);
+}
+
+static int policy_src(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	return prefix(pc, f, v, &p->src);
+}
+
+/* A selector matches one IP version; mixed families would match nothing. */
+static int policy_dst(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	if (prefix(pc, f, v, &p->dst) != 0)
+		return -1;
+	if (p->src.addr.af != LG_AF_NONE && p->src.addr.af != p->dst.addr.af)
+		return fail(pc, v, f->key, "expected an %s prefix (same family as src)",
+			    af_name(p->src.addr.af));
+	return 0;
+}
+
+static int policy_proto(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+	const char *s = scalar(v);
+	uint32_t n;
+
+	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(proto_names); i++) {
+		if (strcmp(s, proto_names[i].name) == 0) {
+			p->proto = proto_names[i].num;
+			return 0;
+		}
+	}
+	if (integer(pc, f, v, UINT8_MAX, &n) != 0)
+		return -1;
+	p->proto = (uint8_t)n;
+	return 0;
+}
+
+/* "80" or "1024-65535". */
+static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, struct lg_range *r)
+{
+	const char *s = scalar(v), *dash = s != NULL ? strchr(s, '-') : NULL;
+	char lo[8];
+	uint32_t a, b;
+
+	if (s == NULL)
+		return expect(pc, v, f);
+	if (dash == NULL) {
+		if (!number(s, UINT16_MAX, &a))
+			return expect(pc, v, f);
+		r->lo = r->hi = (uint16_t)a;
+		return 0;
+	}
+	if ((size_t)(dash - s) >= sizeof(lo))
+		return expect(pc, v, f);
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (!number(lo, UINT16_MAX, &a) || !number(dash + 1, UINT16_MAX, &b))
+		return expect(pc, v, f);
+	if (a > b)
+		return fail(pc, v, f->key, "expected a range with lo <= hi");
+	r->lo = (uint16_t)a;
+	r->hi = (uint16_t)b;
+	return 0;
+}
+
+/* Only TCP and UDP have the ports the dataplane classifies on. */
+static int ranges(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		  uint8_t proto, struct lg_range *r, uint8_t *n)
+{
+	size_t cnt = v->type == YAML_SEQUENCE_NODE ? count(v) : 1;
+
+	if (proto != 6 && proto != 17)
+		return fail(pc, v, f->key, "only allowed with proto tcp or udp");
+	if (v->type == YAML_SEQUENCE_NODE && (cnt < 1 || cnt > LG_RANGES_MAX))
+		return expect(pc, v, f);
+	for (size_t i = 0; i < cnt; i++)
+		if (range(pc, f, v->type == YAML_SEQUENCE_NODE ? item(pc, v, i) : v, &r[i]) != 0)
+			return -1;
+	*n = (uint8_t)cnt;
+	return 0;
+}
+
+static int policy_sport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	return ranges(pc, f, v, p->proto, p->sport, &p->nsport);
+}
+
+static int policy_dport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	return ranges(pc, f, v, p->proto, p->dport, &p->ndport);
+}
+
+static int policy_action(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+	int k = keyword(pc, f, v, action_names, ARRAY_SIZE(action_names));
+
+	if (k < 0)
+		return -1;
+	p->action = (enum lg_action)k;
+	return 0;
+}
+
+/* An SA carries traffic one way: the policy and SA directions must agree. */
+static int policy_sa(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+	const char *s = scalar(v);
+	int i;
+
+	if (p->action != LG_ACT_PROTECT)
+		return fail(pc, v, f->key, "not allowed with action %s", lg_action_name(p->action));
+	if (s == NULL)
+		return expect(pc, v, f);
+	i = lg_config_sa_find(pc->conf, s);
+	if (i < 0)
+		return fail(pc, v, f->key, "unknown SA '%s'", s);
+	if (pc->conf->sas[i].dir != p->dir)
+		return fail(pc, v, f->key, "expected an %s SA ('%s' is %s)", lg_dir_name(p->dir),
+			    s, lg_dir_name(pc->conf->sas[i].dir));
+	p->sa = (uint32_t)i;
+	return 0;
+}
+
+static int policy_check(struct pc *pc, const struct table *t, const struct pair *seen,
+			const yaml_node_t *map, void *obj)
+{
+	const struct lg_conf_policy *p = obj;
+
+	if (p->action == LG_ACT_PROTECT && given(t, seen, "sa") == NULL)
+		return fail(pc, map, "sa", "missing required key for action protect");
+	return 0;
+}
+
+/* Order matters: dst reads src, the ports read proto, sa reads action. */
+static const struct field policy_fields[] = {
+	{ "name", policy_name, true, WHAT_NAME },
+	{ "direction", policy_direction, true, "outbound or inbound" },
+	{ "priority", policy_priority, true, "an integer 0..65535" },
+	{ "src", policy_src, false, WHAT_PREFIX },
+	{ "dst", policy_dst, false, WHAT_PREFIX },
+	{ "proto", policy_proto, false, "any, tcp, udp, icmp, icmp6, esp or 0..255" },
+	{ "sport", policy_sport, false, WHAT_PORTS },
+	{ "dport", policy_dport, false, WHAT_PORTS },
+	{ "action", policy_action, true, "protect, bypass or discard" },
+	{ "sa", policy_sa, false, "an SA name" },
+};
+static const struct table policy_table = {
+	TABLE(policy_fields), .check = policy_check, .size = sizeof(struct lg_conf_policy),
+	.at_off = offsetof(struct lg_conf_policy, at),
+};
+
+/* ---- routes ------------------------------------------------------------ */
+
+/* Two routes to one prefix would leave the next hop to table order. */
+static int route_dst(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_route *r = obj;
+	const struct lg_conf *c = pc->conf;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (prefix(pc, f, v, &r->dst) != 0)
+		return -1;
+	for (uint32_t i = 0; i < c->nroutes; i++)
+		if (c->routes[i].dst.len == r->dst.len &&
+		    memcmp(&c->routes[i].dst.addr, &r->dst.addr, sizeof(r->dst.addr)) == 0)
+			return fail(pc, v, f->key, "duplicate route %s/%u (first at line %u)",
+				    lg_addr_format(&r->dst.addr, buf, sizeof(buf)), r->dst.len,
+				    c->routes[i].at.line);
+	return 0;
+}
+
+static int route_port(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_route *r = obj;
+	const char *s = scalar(v);
+	int i;
+
+	if (s == NULL)
+		return expect(pc, v, f);
+	i = lg_config_port_find(pc->conf, s);
+	if (i < 0)
+		return fail(pc, v, f->key, "unknown port '%s'", s);
+	r->port = (uint32_t)i;
+	return 0;
+}
+
+static int route_next_hop_mac(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_route *r = obj;
+
+	return mac(pc, f, v, r->next_hop_mac);
+}
+
+static const struct field route_fields[] = {
+	{ "dst", route_dst, true, WHAT_PREFIX },
+	{ "port", route_port, true, "a port name" },
+	{ "next_hop_mac", route_next_hop_mac, true, WHAT_MAC },
+};
+static const struct table route_table = {
+	TABLE(route_fields), .size = sizeof(struct lg_conf_route),
+	.at_off = offsetof(struct lg_conf_route, at),
+};
+
+/* ---- control ----------------------------------------------------------- */
+
+static int control_socket(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_control *c = obj;
+
+	return text(pc, f, v, c->socket, sizeof(c->socket));
+}
+
+static const struct field control_fields[] = {
+	{ "socket", control_socket, false, "a path of 1..107 characters" },
+};
+static const struct table control_table = { TABLE(control_fields) };
+
+/* ---- top level --------------------------------------------------------- */
+
+static int conf_eal(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return expect(pc, v, f);
+	c->eal = calloc(count(v) + 1, sizeof(*c->eal));
+	if (c->eal == NULL)
+		return oom(pc);
+	for (size_t i = 0; i < count(v); i++) {
+		const char *s = scalar(item(pc, v, i));
+
+		if (s == NULL)
+			return expect(pc, item(pc, v, i), f);
+		c->eal[i] = strdup(s);
+		if (c->eal[i] == NULL)
+			return oom(pc);
+		c->neal = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+/* A gateway needs a side to protect and a side to protect it from. */
+static int conf_ports(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+	bool role[2] = { false, false };
+
+	c->ports = items_alloc(pc, f, v, 1, PORTS_MAX, sizeof(*c->ports));
+	if (c->ports == NULL || items_parse(pc, f, v, &port_table, c->ports, &c->nports) != 0)
+		return -1;
+	for (uint32_t i = 0; i < c->nports; i++)
+		role[c->ports[i].role] = true;
+	if (!role[LG_ROLE_PROTECTED] || !role[LG_ROLE_UNPROTECTED])
+		return fail(pc, v, f->key,
+			    "expected at least one protected and one unprotected port");
+	return 0;
+}
+
+static int conf_crypto(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	c->crypto.at = where(v);
+	return sub(pc, f, v, &crypto_table, &c->crypto);
+}
+
+static int conf_peers(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	c->peers = items_alloc(pc, f, v, 0, UINT32_MAX, sizeof(*c->peers));
+	return c->peers != NULL ? items_parse(pc, f, v, &peer_table, c->peers, &c->npeers) : -1;
+}
+
+static int conf_sas(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	c->sas = items_alloc(pc, f, v, 0, UINT32_MAX, sizeof(*c->sas));
+	return c->sas != NULL ? items_parse(pc, f, v, &sa_table, c->sas, &c->nsas) : -1;
+}
+
+static int conf_policies(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	c->policies = items_alloc(pc, f, v, 0, UINT32_MAX, sizeof(*c->policies));
+	return c->policies != NULL ?
+	       items_parse(pc, f, v, &policy_table, c->policies, &c->npolicies) : -1;
+}
+
+static int conf_routes(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	c->routes = items_alloc(pc, f, v, 0, UINT32_MAX, sizeof(*c->routes));
+	return c->routes != NULL ? items_parse(pc, f, v, &route_table, c->routes, &c->nroutes) : -1;
+}
+
+static int conf_control(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	return sub(pc, f, v, &control_table, &c->control);
+}
+
+/* Order matters: each section may refer to names in the ones above it. */
+static const struct field conf_fields[] = {
+	{ "eal", conf_eal, false, "a list of strings" },
+	{ "ports", conf_ports, true, "a list of 1..8 ports" },
+	{ "crypto", conf_crypto, false, "a mapping" },
+	{ "peers", conf_peers, false, "a list of peers" },
+	{ "sas", conf_sas, false, "a list of SAs" },
+	{ "policies", conf_policies, false, "a list of policies" },
+	{ "routes", conf_routes, false, "a list of routes" },
+	{ "control", conf_control, false, "a mapping" },
+};
+static const struct table conf_table = { TABLE(conf_fields) };
+
+/* ---- YAML documents ---------------------------------------------------- */
+
+/* Reader errors carry a byte offset rather than a mark. */
+static void locate(const char *text, size_t off, size_t *line, size_t *col)
+{
+	*line = *col = 0;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			++*line;
+			*col = 0;
+		} else {
+			++*col;
+		}
+	}
+}
+
+static int syntax(struct pc *pc, const yaml_parser_t *p, const char *text, size_t len)
+{
+	size_t line = p->problem_mark.line, col = p->problem_mark.column;
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return oom(pc);
+	if (p->error == YAML_READER_ERROR)
+		locate(text, p->problem_offset < len ? p->problem_offset : len, &line, &col);
+	say(pc->err, pc->errlen, "%s:%zu:%zu: YAML syntax error: %s", pc->file, line + 1, col + 1,
+	    p->problem != NULL ? p->problem : "unknown problem");
+	return -1;
+}
+
+/* The document holds copies of every scalar, key and salt text included. */
+static void doc_wipe(yaml_document_t *d)
+{
+	for (yaml_node_t *n = d->nodes.start; n != NULL && n < d->nodes.top; n++)
+		if (n->type == YAML_SCALAR_NODE)
+			explicit_bzero(n->data.scalar.value, n->data.scalar.length);
+	yaml_document_delete(d);
+}
+
+/* libyaml's parser buffers are documented as internal; their layout is ABI. */
+static void parser_wipe(yaml_parser_t *p)
+{
+	if (p->buffer.start != NULL)
+		explicit_bzero(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+	if (p->raw_buffer.start != NULL)
+		explicit_bzero(p->raw_buffer.start,
+			       (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+	yaml_parser_delete(p);
+}
+
+/* A second document would be silently ignored: refuse it. */
+static int single(struct pc *pc, yaml_parser_t *p, const char *text, size_t len)
+{
+	yaml_document_t next;
+	const yaml_node_t *r;
+	int rc = 0;
+
+	if (!yaml_parser_load(p, &next))
+		return syntax(pc, p, text, len);
+	r = yaml_document_get_root_node(&next);
+	if (r != NULL)
+		rc = fail(pc, r, NULL, "expected a single YAML document");
+	doc_wipe(&next);
+	return rc;
+}
+
+static int root(struct pc *pc)
+{
+	static const yaml_node_t start;  /* 1:1, for an empty document */
+	const yaml_node_t *r = yaml_document_get_root_node(pc->doc);
+	struct pair seen[FIELDS_MAX];
+
+	if (r == NULL || r->type != YAML_MAPPING_NODE)
+		return fail(pc, r != NULL ? r : &start, NULL, "expected a mapping");
+	return map_parse(pc, NULL, r, &conf_table, pc->conf, seen);
+}
+
+static struct lg_conf *create(struct pc *pc)
+{
+	struct lg_conf *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || (c->file = strdup(pc->file)) == NULL) {
+		free(c);
+		oom(pc);
+		return NULL;
+	}
+	strcpy(c->crypto.devices[0], DEFAULT_CRYPTO_DEV);
+	c->crypto.ndevices = 1;
+	c->crypto.mode = LG_CRYPTO_LOOKASIDE;
+	strcpy(c->control.socket, DEFAULT_SOCKET);
+	return c;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+struct lg_conf *lg_config_parse(const char *text, size_t len, const char *file,
+				char *err, size_t errlen)
+{
+	struct pc pc = { .file = file != NULL ? file : "(config)", .err = err, .errlen = errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = -1;
+
+	say(err, errlen, "%s", "");
+	pc.conf = create(&pc);
+	if (pc.conf == NULL)
+		return NULL;
+	if (!yaml_parser_initialize(&parser)) {
+		oom(&pc);
+		lg_config_free(pc.conf);
+		return NULL;
+	}
+	if (text == NULL)
+		text = "", len = 0;    /* libyaml asserts on NULL input */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax(&pc, &parser, text, len);
+	} else {
+		pc.doc = &doc;
+		rc = single(&pc, &parser, text, len);
+		if (rc == 0)
+			rc = root(&pc);
+		doc_wipe(&doc);
+	}
+	parser_wipe(&parser);
+	if (rc != 0) {
+		lg_config_free(pc.conf);
+		return NULL;
+	}
+	return pc.conf;
+}
+
+/* realloc() would leave the old copy, key text included, in the heap. */
+static char *grow(char *buf, size_t n, size_t *cap)
+{
+	char *bigger = *cap < LOAD_MAX ? malloc(2 * *cap) : NULL;
+
+	if (bigger != NULL)
+		memcpy(bigger, buf, n);
+	explicit_bzero(buf, n);
+	free(buf);
+	*cap *= 2;
+	return bigger;
+}
+
+static char *slurp(int fd, size_t *len, int *e)
+{
+	size_t cap = 1u << 16, n = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	while (buf != NULL) {
+		if (n == cap && (buf = grow(buf, n, &cap)) == NULL)
+			break;
+		r = read(fd, buf + n, cap - n);
+		if (r > 0) {
+			n += (size_t)r;
+		} else if (r == 0) {
+			*len = n;
+			return buf;
+		} else if (errno != EINTR) {
+			*e = errno;
+			explicit_bzero(buf, n);
+			free(buf);
+			return NULL;
+		}
+	}
+	*e = cap > LOAD_MAX ? EFBIG : ENOMEM;
+	return NULL;
+}
+
+struct lg_conf *lg_config_load(const char *path, char *err, size_t errlen)
+{
+	struct lg_conf *conf;
+	size_t len = 0;
+	char *text;
+	int fd, e = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		say(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = slurp(fd, &len, &e);
+	close(fd);
+	if (text == NULL) {
+		if (e == ENOMEM)
+			say(err, errlen, "%s: out of memory", path);
+		else
+			say(err, errlen, "%s: cannot read: %s", path, strerror(e));
+		return NULL;
+	}
+	conf = lg_config_parse(text, len, path, err, errlen);
+	explicit_bzero(text, len);
+	free(text);
+	return conf;
+}
+
+void lg_config_free(struct lg_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	if (conf->sas != NULL)
+		explicit_bzero(conf->sas, conf->nsas * sizeof(*conf->sas));
+	for (uint32_t i = 0; i < conf->neal; i++)
+		free(conf->eal[i]);
+	free(conf->eal);
+	free(conf->ports);
+	free(conf->peers);
+	free(conf->sas);
+	free(conf->policies);
+	free(conf->routes);
+	free(conf->file);
+	free(conf);
+}
+
+static const char *name_of(const char *const *names, size_t n, unsigned i)
+{
+	return i < n && names[i] != NULL ? names[i] : "unknown";
+}
+
+const char *lg_alg_name(enum lg_alg alg)
+{
+	return name_of(alg_names, ARRAY_SIZE(alg_names), (unsigned)alg);
+}
+
+const char *lg_action_name(enum lg_action a)
+{
+	return name_of(action_names, ARRAY_SIZE(action_names), (unsigned)a);
+}
+
+const char *lg_dir_name(enum lg_dir d)
+{
+	return name_of(dir_names, ARRAY_SIZE(dir_names), (unsigned)d);
+}
+
+/* "none" for an absent address; NULL (and "" if len > 0) when buf is too small. */
+char *lg_addr_format(const struct lg_addr *a, char *buf, size_t len)
+{
+	int af = a->af == LG_AF_INET ? AF_INET : a->af == LG_AF_INET6 ? AF_INET6 : AF_UNSPEC;
+
+	if (af == AF_UNSPEC) {
+		if (len < sizeof("none")) {
+			if (len > 0)
+				buf[0] = '\0';
+			return NULL;
+		}
+		memcpy(buf, "none", sizeof("none"));
+		return buf;
+	}
+	if (inet_ntop(af, a->b, buf, (socklen_t)len) == NULL) {
+		if (len > 0)
+			buf[0] = '\0';
+		return NULL;
+	}
+	return buf;
+}

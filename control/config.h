@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_CONFIG_H
+#define LG_CONFIG_H
+
+/*
+ * The YAML configuration as a plain struct. Pure: no DPDK calls, no globals,
+ * so the parser and validator are unit-tested without EAL. The control thread
+ * loads a file, validates it here, then applies it to the dataplane.
+ *
+ * Every item keeps the line/column of its YAML mapping so that the applier
+ * can name the origin of an error it finds later. Key material lives only in
+ * struct lg_conf_sa and is zeroed by lg_config_free().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LG_NAME_MAX 32      /* names of ports, peers, SAs, policies, incl. NUL */
+#define LG_DEVICE_MAX 256   /* a vdev string or PCI address, incl. NUL */
+#define LG_ID_MAX 128       /* a peer identity, e.g. "fqdn:gw-b.example.net" */
+#define LG_PATH_MAX 108     /* sun_path */
+#define LG_KEY_MAX 32       /* AES-256 */
+#define LG_SALT_LEN 4       /* RFC 4106 salt */
+#define LG_ERR_MAX 512      /* size of an error message buffer */
+
+enum lg_af { LG_AF_NONE = 0, LG_AF_INET = 4, LG_AF_INET6 = 6 };
+
+/* An address of either family; IPv4 uses b[0..3], network byte order. */
+struct lg_addr {
+	uint8_t af;          /* enum lg_af */
+	uint8_t b[16];
+};
+
+struct lg_prefix {
+	struct lg_addr addr; /* host bits are zero (validated) */
+	uint8_t len;         /* 0..32 or 0..128 */
+};
+
+struct lg_where {
+	uint32_t line, col;  /* 1-based, of the item's mapping */
+};
+
+enum lg_port_role { LG_ROLE_PROTECTED, LG_ROLE_UNPROTECTED };
+
+struct lg_conf_port {
+	char name[LG_NAME_MAX];
+	enum lg_port_role role;
+	char device[LG_DEVICE_MAX]; /* "net_pcap0,rx_pcap=..." or "0000:3b:00.0" */
+	struct lg_addr address;     /* the gateway's own address on this port */
+	bool has_mac;               /* optional "mac:" overrides the device MAC */
+	uint8_t mac[6];
+	struct lg_where at;
+};
+
+enum lg_crypto_mode { LG_CRYPTO_LOOKASIDE, LG_CRYPTO_CPU };
+
+#define LG_CRYPTO_DEV_MAX 8
+struct lg_conf_crypto {
+	char devices[LG_CRYPTO_DEV_MAX][LG_DEVICE_MAX]; /* vdev string or PCI address */
+	uint32_t ndevices;
+	enum lg_crypto_mode mode;
+	struct lg_where at;
+};
+
+struct lg_conf_peer {
+	char name[LG_NAME_MAX];
+	char id[LG_ID_MAX];         /* identity latches bind to; "type:value" */
+	struct lg_addr address;     /* optional (af NONE if absent) */
+	struct lg_where at;
+};
+
+enum lg_dir { LG_DIR_OUTBOUND, LG_DIR_INBOUND };
+enum lg_sa_mode { LG_SA_TUNNEL };  /* transport: next issue */
+
+/* AEAD suites now; CBC/CTR + HMAC next issue. */
+enum lg_alg { LG_ALG_AES128_GCM, LG_ALG_AES256_GCM };
+
+struct lg_conf_sa {
+	char name[LG_NAME_MAX];
+	enum lg_dir dir;
+	uint32_t spi;               /* != 0, RFC 4303 §2.1 */
+	uint32_t peer;              /* index into lg_conf.peers */
+	enum lg_sa_mode mode;
+	struct lg_addr local, remote; /* tunnel endpoints, same family */
+	enum lg_alg alg;
+	uint8_t key[LG_KEY_MAX];    /* secret: never printed */
+	uint8_t key_len;            /* 16 or 32, checked against alg */
+	uint8_t salt[LG_SALT_LEN];  /* secret */
+	uint32_t replay_window;     /* inbound; default 1024, 0 = off; max 4096 */
+	bool esn;
+	struct lg_where at;
+};
+
+enum lg_action { LG_ACT_PROTECT, LG_ACT_BYPASS, LG_ACT_DISCARD };
+
+struct lg_range { uint16_t lo, hi; };   /* inclusive */
+#define LG_RANGES_MAX 8  /* "dport: [500, 4500]" is two ranges of one port */
+
+struct lg_conf_policy {
+	char name[LG_NAME_MAX];
+	enum lg_dir dir;
+	uint32_t priority;          /* lower value = matched first */
+	struct lg_prefix src, dst;  /* absent = any (af NONE, len 0) */
+	uint8_t proto;              /* 0 = any */
+	/* nsport == 0 means any port (also when proto has no ports). */
+	struct lg_range sport[LG_RANGES_MAX]; uint8_t nsport;
+	struct lg_range dport[LG_RANGES_MAX]; uint8_t ndport;
+	enum lg_action action;
+	uint32_t sa;                /* index into lg_conf.sas; PROTECT only */
+	struct lg_where at;
+};
+
+struct lg_conf_route {
+	struct lg_prefix dst;
+	uint32_t port;              /* index into lg_conf.ports */
+	uint8_t next_hop_mac[6];
+	struct lg_where at;
+};
+
+struct lg_conf_control {
+	char socket[LG_PATH_MAX];   /* default /run/latchgate/control.sock */
+};
+
+struct lg_conf {
+	char *file;                 /* as given to the loader, for messages */
+	char **eal;                 /* NULL-terminated argv tail, may be NULL */
+	uint32_t neal;
+	struct lg_conf_port *ports;       uint32_t nports;
+	struct lg_conf_crypto crypto;
+	struct lg_conf_peer *peers;       uint32_t npeers;
+	struct lg_conf_sa *sas;           uint32_t nsas;
+	struct lg_conf_policy *policies;  uint32_t npolicies;
+	struct lg_conf_route *routes;     uint32_t nroutes;
+	struct lg_conf_control control;
+};
+
+/* control */
+
+/*
+ * Parse and validate. On error returns NULL and writes one line to err:
+ *   "FILE:LINE:COL: key 'KEY': expected WHAT"   (or another short reason)
+ * Never writes key or salt bytes to err.
+ */
+struct lg_conf *lg_config_load(const char *path, char *err, size_t errlen);
+struct lg_conf *lg_config_parse(const char *text, size_t len, const char *name,
+				char *err, size_t errlen);
+/* Zeroes key material, then frees. NULL is a no-op. */
+void lg_config_free(struct lg_conf *conf);
+
+/* Lookups by name; return index or -1. */
+int lg_config_port_find(const struct lg_conf *conf, const char *name);
+int lg_config_sa_find(const struct lg_conf *conf, const char *name);
+
+/* Formatting helpers shared by printers (never print keys). */
+const char *lg_alg_name(enum lg_alg alg);
+const char *lg_action_name(enum lg_action a);
+const char *lg_dir_name(enum lg_dir d);
+/* "192.0.2.1" or "2001:db8::1"; buf >= 46 bytes. */
+char *lg_addr_format(const struct lg_addr *a, char *buf, size_t len);
+
+#endif /* LG_CONFIG_H */

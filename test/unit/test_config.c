@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * control/config.c: YAML -> struct lg_conf. Tables of configs: one full valid
+ * file checked field by field, small accepted variants, and rejected files
+ * with the exact one-line message each must produce (conf/README.md "Errors"
+ * is the reference; a changed message should change both).
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const uint8_t KEY128[16] = {
+	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+};
+
+static const char VALID[] =
+	"eal: [-l, \"0-1\", -n, \"1\", --file-prefix, latchgate]\n"
+	"ports:\n"
+	"  - name: lan\n"
+	"    role: protected\n"
+	"    device: \"net_pcap0,rx_pcap=/tmp/in.pcap\"\n"
+	"    address: 192.168.1.254\n"
+	"  - name: wan\n"
+	"    role: unprotected\n"
+	"    device: \"net_pcap1,tx_pcap=/tmp/out.pcap\"\n"
+	"    address: 172.16.1.5\n"
+	"    mac: \"02:00:00:00:00:01\"\n"
+	"peers:\n"
+	"  - name: site-b\n"
+	"    id: \"fqdn:gw-b.example.net\"\n"
+	"    address: 172.16.2.5\n"
+	"sas:\n"
+	"  - name: to-b\n"
+	"    direction: outbound\n"
+	"    spi: 0x1000\n"
+	"    peer: site-b\n"
+	"    mode: tunnel\n"
+	"    local: 172.16.1.5\n"
+	"    remote: 172.16.2.5\n"
+	"    aead: { algorithm: aes-128-gcm, key: \"0x00112233445566778899aabbccddeeff\","
+	" salt: \"0x01020304\" }\n"
+	"  - name: from-b\n"
+	"    direction: inbound\n"
+	"    spi: 8192\n"
+	"    peer: site-b\n"
+	"    local: 172.16.1.5\n"
+	"    remote: 172.16.2.5\n"
+	"    aead:\n"
+	"      algorithm: aes-256-gcm\n"
+	"      key: \"0x000102030405060708090A0B0C0D0E0F101112131415161718191a1b1c1d1e1f\"\n"
+	"      salt: \"0xa0b0c0d0\"\n"
+	"    replay_window: 64\n"
+	"    esn: yes\n"
+	"policies:\n"
+	"  - name: lan-to-b\n"
+	"    direction: outbound\n"
+	"    priority: 10\n"
+	"    src: 192.168.1.0/24\n"
+	"    dst: 192.168.2.0/24\n"
+	"    proto: any\n"
+	"    action: protect\n"
+	"    sa: to-b\n"
+	"  - { name: ike, direction: inbound, priority: 1, proto: udp, dport: [500, 4500],"
+	" action: bypass }\n"
+	"  - { name: web, direction: inbound, priority: 20, dst: 192.168.1.10, proto: tcp,"
+	" sport: \"1024-65535\", dport: 443, action: discard }\n"
+	"  - { name: b-to-lan, direction: inbound, priority: 30, src: 192.168.2.0/24,"
+	" dst: 192.168.1.0/24, action: protect, sa: from-b }\n"
+	"routes:\n"
+	"  - { dst: 172.16.2.0/24, port: wan, next_hop_mac: \"02:00:00:00:00:0a\" }\n"
+	"  - { dst: 192.168.1.0/24, port: lan, next_hop_mac: \"02:00:00:00:00:0B\" }\n";
+
+static struct lg_conf *parse(const char *yaml, char *err)
+{
+	return lg_config_parse(yaml, strlen(yaml), "test.yaml", err, LG_ERR_MAX);
+}
+
+static void check_valid_ports(const struct lg_conf *c)
+{
+	char buf[64];
+
+	CU_ASSERT_EQUAL_FATAL(c->nports, 2);
+	CU_ASSERT_STRING_EQUAL(c->ports[0].name, "lan");
+	CU_ASSERT_EQUAL(c->ports[0].role, LG_ROLE_PROTECTED);
+	CU_ASSERT_STRING_EQUAL(c->ports[0].device, "net_pcap0,rx_pcap=/tmp/in.pcap");
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&c->ports[0].address, buf, sizeof(buf)),
+			       "192.168.1.254");
+	CU_ASSERT_FALSE(c->ports[0].has_mac);
+	CU_ASSERT_EQUAL(c->ports[0].at.line, 3);
+	CU_ASSERT_EQUAL(c->ports[0].at.col, 5);
+	CU_ASSERT_EQUAL(c->ports[1].role, LG_ROLE_UNPROTECTED);
+	CU_ASSERT_TRUE(c->ports[1].has_mac);
+	CU_ASSERT_EQUAL(memcmp(c->ports[1].mac, "\x02\0\0\0\0\x01", 6), 0);
+	CU_ASSERT_EQUAL(lg_config_port_find(c, "wan"), 1);
+	CU_ASSERT_EQUAL(lg_config_port_find(c, "dmz"), -1);
+
+	CU_ASSERT_EQUAL_FATAL(c->npeers, 1);
+	CU_ASSERT_STRING_EQUAL(c->peers[0].id, "fqdn:gw-b.example.net");
+	CU_ASSERT_EQUAL(c->peers[0].address.af, LG_AF_INET);
+}
+
+static void check_valid_sas(const struct lg_conf *c)
+{
+	const struct lg_conf_sa *sa = &c->sas[0];
+	char buf[64];
+
+	CU_ASSERT_EQUAL_FATAL(c->nsas, 2);
+	CU_ASSERT_STRING_EQUAL(sa->name, "to-b");
+	CU_ASSERT_EQUAL(sa->dir, LG_DIR_OUTBOUND);
+	CU_ASSERT_EQUAL(sa->spi, 0x1000);
+	CU_ASSERT_EQUAL(sa->peer, 0);
+	CU_ASSERT_EQUAL(sa->mode, LG_SA_TUNNEL);
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&sa->remote, buf, sizeof(buf)), "172.16.2.5");
+	CU_ASSERT_EQUAL(sa->alg, LG_ALG_AES128_GCM);
+	CU_ASSERT_EQUAL(sa->key_len, 16);
+	CU_ASSERT_EQUAL(memcmp(sa->key, KEY128, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(sa->salt, "\x01\x02\x03\x04", 4), 0);
+	CU_ASSERT_EQUAL(sa->replay_window, 1024);   /* defaults */
+	CU_ASSERT_FALSE(sa->esn);
+
+	sa = &c->sas[1];
+	CU_ASSERT_EQUAL(sa->spi, 0x2000);            /* given as 8192 */
+	CU_ASSERT_EQUAL(sa->alg, LG_ALG_AES256_GCM);
+	CU_ASSERT_EQUAL(sa->key_len, 32);
+	CU_ASSERT_EQUAL(sa->key[0], 0x00);
+	CU_ASSERT_EQUAL(sa->key[10], 0x0a);
+	CU_ASSERT_EQUAL(sa->key[31], 0x1f);
+	CU_ASSERT_EQUAL(memcmp(sa->salt, "\xa0\xb0\xc0\xd0", 4), 0);
+	CU_ASSERT_EQUAL(sa->replay_window, 64);
+	CU_ASSERT_TRUE(sa->esn);
+	CU_ASSERT_EQUAL(lg_config_sa_find(c, "from-b"), 1);
+	CU_ASSERT_EQUAL(lg_config_sa_find(c, "to-z"), -1);
+}
+
+static void check_valid_policies(const struct lg_conf *c)
+{
+	const struct lg_conf_policy *p = &c->policies[0];
+	char buf[64];
+
+	CU_ASSERT_EQUAL_FATAL(c->npolicies, 4);
+	CU_ASSERT_EQUAL(p->priority, 10);
+	CU_ASSERT_EQUAL(p->src.len, 24);
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&p->dst.addr, buf, sizeof(buf)), "192.168.2.0");
+	CU_ASSERT_EQUAL(p->proto, 0);
+	CU_ASSERT_EQUAL(p->nsport, 0);
+	CU_ASSERT_EQUAL(p->action, LG_ACT_PROTECT);
+	CU_ASSERT_EQUAL(p->sa, 0);
+
+	p = &c->policies[1];
+	CU_ASSERT_EQUAL(p->src.addr.af, LG_AF_NONE);
+	CU_ASSERT_EQUAL(p->proto, 17);
+	CU_ASSERT_EQUAL_FATAL(p->ndport, 2);         /* [500, 4500] */
+	CU_ASSERT(p->dport[0].lo == 500 && p->dport[0].hi == 500);
+	CU_ASSERT(p->dport[1].lo == 4500 && p->dport[1].hi == 4500);
+	CU_ASSERT_EQUAL(p->action, LG_ACT_BYPASS);
+
+	p = &c->policies[2];
+	CU_ASSERT_EQUAL(p->dst.len, 32);             /* a bare address is a host */
+	CU_ASSERT_EQUAL(p->proto, 6);
+	CU_ASSERT(p->nsport == 1 && p->sport[0].lo == 1024 && p->sport[0].hi == 65535);
+	CU_ASSERT(p->ndport == 1 && p->dport[0].lo == 443 && p->dport[0].hi == 443);
+	CU_ASSERT_EQUAL(p->action, LG_ACT_DISCARD);
+	CU_ASSERT_EQUAL(c->policies[3].sa, 1);
+}
+
+static void test_valid_config_fills_every_field(void)
+{
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(VALID, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_STRING_EQUAL(c->file, "test.yaml");
+	CU_ASSERT_EQUAL(c->neal, 6);
+	CU_ASSERT_STRING_EQUAL(c->eal[1], "0-1");
+	CU_ASSERT_STRING_EQUAL(c->eal[5], "latchgate");
+	CU_ASSERT_PTR_NULL(c->eal[6]);
+	/* defaults of the absent crypto: and control: sections */
+	CU_ASSERT_EQUAL(c->crypto.ndevices, 1);
+	CU_ASSERT_STRING_EQUAL(c->crypto.devices[0], "crypto_aesni_gcm0");
+	CU_ASSERT_EQUAL(c->crypto.mode, LG_CRYPTO_LOOKASIDE);
+	CU_ASSERT_STRING_EQUAL(c->control.socket, "/run/latchgate/control.sock");
+	check_valid_ports(c);
+	check_valid_sas(c);
+	check_valid_policies(c);
+	CU_ASSERT_EQUAL_FATAL(c->nroutes, 2);
+	CU_ASSERT_EQUAL(c->routes[0].port, 1);
+	CU_ASSERT_EQUAL(c->routes[0].dst.len, 24);
+	CU_ASSERT_EQUAL(c->routes[1].port, 0);
+	CU_ASSERT_EQUAL(c->routes[1].next_hop_mac[5], 0x0b);
+	lg_config_free(c);
+}
+
+/* ---- accepted variants ------------------------------------------------- */
+
+#define PORTS \
+	"ports:\n" \
+	"  - {name: lan, role: protected, device: net_null0, address: 192.168.1.254}\n" \
+	"  - {name: wan, role: unprotected, device: net_null1, address: 172.16.1.5}\n"
+#define PEERS \
+	"peers:\n" \
+	"  - {name: site-b, id: \"fqdn:gw-b.example.net\"}\n"
+/* PORTS and PEERS are lines 1-5; what follows starts on line 6. */
+#define BASE PORTS PEERS
+#define AEAD128 \
+	"    aead: {algorithm: aes-128-gcm, key: \"0x00112233445566778899aabbccddeeff\"," \
+	" salt: \"0x01020304\"}\n"
+/* 7 lines, starting with "  - name: NAME" */
+#define SA(name, dir, spi) \
+	"  - name: " name "\n" \
+	"    direction: " dir "\n" \
+	"    spi: " spi "\n" \
+	"    peer: site-b\n" \
+	"    local: 172.16.1.5\n" \
+	"    remote: 172.16.2.5\n" \
+	AEAD128
+#define SAS "sas:\n" SA("to-b", "outbound", "0x1000") SA("from-b", "inbound", "0x2000")
+/* BASE SAS is lines 1-20; what follows starts on line 21. */
+
+struct good_case {
+	const char *name;
+	const char *yaml;
+	void (*check)(const struct lg_conf *c);
+};
+
+static void check_ipv6(const struct lg_conf *c)
+{
+	char buf[64];
+
+	CU_ASSERT_EQUAL(c->sas[0].local.af, LG_AF_INET6);
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&c->sas[0].remote, buf, sizeof(buf)), "2001:db8::2");
+	CU_ASSERT_EQUAL(c->policies[0].src.len, 48);
+	CU_ASSERT_EQUAL(c->policies[0].dst.addr.b[15], 0x10);
+	CU_ASSERT_EQUAL(c->policies[0].dst.len, 128);
+}
+
+static void check_sections(const struct lg_conf *c)
+{
+	CU_ASSERT_EQUAL(c->crypto.ndevices, 2);
+	CU_ASSERT_STRING_EQUAL(c->crypto.devices[1], "crypto_aesni_mb0");
+	CU_ASSERT_EQUAL(c->crypto.mode, LG_CRYPTO_CPU);
+	CU_ASSERT_EQUAL(c->crypto.at.line, 7);
+	CU_ASSERT_STRING_EQUAL(c->control.socket, "/tmp/lg.sock");
+	CU_ASSERT_EQUAL(c->neal, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->eal);
+	CU_ASSERT_PTR_NULL(c->eal[0]);
+}
+
+static void check_sa_options(const struct lg_conf *c)
+{
+	CU_ASSERT_EQUAL(c->sas[0].spi, 256);
+	CU_ASSERT_EQUAL(c->sas[0].replay_window, 0);
+	CU_ASSERT_TRUE(c->sas[0].esn);
+	CU_ASSERT_EQUAL(c->sas[1].spi, 0xffffffffu);
+	CU_ASSERT_EQUAL(c->sas[1].replay_window, 4096);
+	CU_ASSERT_FALSE(c->sas[1].esn);
+}
+
+static void check_ports_list(const struct lg_conf *c)
+{
+	const struct lg_conf_policy *p = &c->policies[0];
+
+	CU_ASSERT_EQUAL(p->proto, 17);
+	CU_ASSERT_EQUAL_FATAL(p->nsport, 3);
+	CU_ASSERT(p->sport[0].lo == 53 && p->sport[0].hi == 53);
+	CU_ASSERT(p->sport[1].lo == 1000 && p->sport[1].hi == 2000);
+	CU_ASSERT(p->sport[2].lo == 0x1f4 && p->sport[2].hi == 0x1f4);
+	CU_ASSERT_EQUAL(p->ndport, 0);
+	CU_ASSERT_EQUAL(c->policies[1].proto, 50);
+	CU_ASSERT_EQUAL(c->policies[1].dst.len, 0);
+}
+
+static void check_same_spi_both_ways(const struct lg_conf *c)
+{
+	CU_ASSERT_EQUAL(c->sas[0].spi, c->sas[1].spi);
+	CU_ASSERT_NOT_EQUAL(c->sas[0].dir, c->sas[1].dir);
+}
+
+static const struct good_case good_cases[] = {
+	{ "ipv6 tunnel and selectors",
+	  BASE "sas:\n"
+	  "  - {name: v6, direction: outbound, spi: 0x3000, peer: site-b, local: \"2001:db8::1\","
+	  " remote: \"2001:db8::2\", aead: {algorithm: aes-128-gcm,"
+	  " key: \"0x00112233445566778899aabbccddeeff\", salt: \"0x01020304\"}}\n"
+	  "policies:\n"
+	  "  - {name: p6, direction: outbound, priority: 0, src: \"2001:db8:1::/48\","
+	  " dst: \"2001:db8:2::10\", action: protect, sa: v6}\n",
+	  check_ipv6 },
+	{ "crypto, control and empty eal sections",
+	  BASE "crypto:\n  devices: [crypto_aesni_gcm0, crypto_aesni_mb0]\n  mode: cpu\n"
+	  "control: {socket: /tmp/lg.sock}\neal: []\n",
+	  check_sections },
+	{ "spi bounds, replay window bounds, esn spellings",
+	  BASE "sas:\n"
+	  SA("a", "outbound", "256") "    replay_window: 0\n    esn: True\n"
+	  SA("b", "inbound", "0xFFFFFFFF") "    replay_window: 4096\n    esn: no\n",
+	  check_sa_options },
+	{ "port list with numbers, ranges and hex; proto names",
+	  BASE "policies:\n"
+	  "  - {name: dns, direction: inbound, priority: 5, proto: 17,"
+	  " sport: [53, \"1000-2000\", 0x1f4], action: discard}\n"
+	  "  - {name: esp, direction: inbound, priority: 6, proto: esp, dst: 0.0.0.0/0,"
+	  " action: bypass}\n",
+	  check_ports_list },
+	{ "one SPI may be used once per direction",
+	  BASE "sas:\n" SA("to-b", "outbound", "0x1000") SA("from-b", "inbound", "0x1000"),
+	  check_same_spi_both_ways },
+};
+
+static void test_variants_are_accepted(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(good_cases); i++) {
+		const struct good_case *g = &good_cases[i];
+		char err[LG_ERR_MAX];
+		struct lg_conf *c = parse(g->yaml, err);
+
+		CU_ASSERT_PTR_NOT_NULL(c);
+		if (c == NULL) {
+			fprintf(stderr, "\n  case '%s': %s\n", g->name, err);
+			continue;
+		}
+		g->check(c);
+		lg_config_free(c);
+	}
+}
+
+/* ---- rejected configs -------------------------------------------------- */
+
+struct bad_case {
+	const char *name;
+	const char *yaml;
+	const char *err;     /* exact */
+};
+
+#define WHAT_SPI "expected an SPI 256..0xffffffff, decimal or 0x hex" \
+	" (0 and 1..255 are reserved, RFC 4303 2.1)"
+#define WHAT_MAC "expected a unicast MAC address like 02:00:00:00:00:01"
+#define WHAT_NAME "expected a name of 1..31 characters from A-Z a-z 0-9 _ . -"
+#define WHAT_PORTS "expected a port 0..65535, a range \"lo-hi\" or a list of 1..8 of those"
+#define A20 "aaaaaaaaaaaaaaaaaaaa"
+#define ROUTE(dst, port, mac) \
+	"routes:\n  - dst: " dst "\n    port: " port "\n    next_hop_mac: \"" mac "\"\n"
+/* An SA with one field replaced: spi given, all else fixed (lines 6-13). */
+#define SA_SPI(spi) BASE "sas:\n" SA("to-b", "outbound", spi)
+#define SA_AEAD(alg, key, salt) BASE "sas:\n" \
+	"  - name: to-b\n    direction: outbound\n    spi: 0x1000\n    peer: site-b\n" \
+	"    local: 172.16.1.5\n    remote: 172.16.2.5\n" \
+	"    aead:\n      algorithm: " alg "\n      key: \"" key "\"\n      salt: \"" salt "\"\n"
+#define POLICY(fields) BASE SAS "policies:\n  - {name: p, direction: outbound, priority: 1, " \
+	fields "}\n"
+
+static const struct bad_case bad_cases[] = {
+	/* document and YAML level */
+	{ "yaml syntax error", "ports: [lan, wan\n",
+	  "test.yaml:2:1: YAML syntax error: did not find expected ',' or ']'" },
+	{ "invalid utf-8 is located by byte offset", "ports:\n  - x: \xff\n",
+	  "test.yaml:2:8: YAML syntax error: invalid leading UTF-8 octet" },
+	{ "undefined alias", "ports: *lan\n",
+	  "test.yaml:1:8: YAML syntax error: found undefined alias" },
+	{ "empty document", "# nothing\n", "test.yaml:1:1: top level: expected a mapping" },
+	{ "top level is a list", "- ports\n", "test.yaml:1:1: top level: expected a mapping" },
+	{ "second document", BASE "---\nports: []\n",
+	  "test.yaml:7:1: top level: expected a single YAML document" },
+	{ "complex key", "? [a, b]\n: 1\n", "test.yaml:1:3: top level: expected scalar keys" },
+	{ "unknown top-level key", BASE "latch:\n  capacity: 1024\n",
+	  "test.yaml:6:1: key 'latch': unknown key" },
+	{ "control bytes in a key stay on one line", "\"ports\\nx\": 1\n",
+	  "test.yaml:1:1: key 'ports?x': unknown key" },
+	{ "duplicate key", "ports:\n  - name: lan\n    name: wan\n",
+	  "test.yaml:3:5: key 'name': duplicate key (first at line 2)" },
+	{ "missing ports", "peers: []\n", "test.yaml:1:1: key 'ports': missing required key" },
+	/* ports */
+	{ "ports is not a list", "ports: {name: lan}\n",
+	  "test.yaml:1:8: key 'ports': expected a list of 1..8 ports" },
+	{ "port item is not a mapping", "ports: [lan]\n",
+	  "test.yaml:1:9: key 'ports': expected a mapping for each item" },
+	{ "unknown port key", "ports:\n  - name: lan\n    speed: 10G\n",
+	  "test.yaml:3:5: key 'speed': unknown key" },
+	{ "missing required port key", "ports:\n  - name: lan\n    role: protected\n"
+	  "    address: 10.0.0.1\n",
+	  "test.yaml:2:5: key 'device': missing required key" },
+	{ "bad role", "ports:\n  - {name: lan, role: guarded, device: d0, address: 10.0.0.1}\n",
+	  "test.yaml:2:23: key 'role': expected protected or unprotected" },
+	{ "bad name characters", "ports:\n  - {name: \"lan 0\", role: protected, device: d0,"
+	  " address: 10.0.0.1}\n",
+	  "test.yaml:2:12: key 'name': " WHAT_NAME },
+	{ "name too long", "ports:\n  - {name: abcdefghijabcdefghijabcdefghij12, role: protected,"
+	  " device: d0, address: 10.0.0.1}\n",
+	  "test.yaml:2:12: key 'name': " WHAT_NAME },
+	{ "nul byte in a scalar", "ports:\n  - {name: \"l\\0an\", role: protected, device: d0,"
+	  " address: 10.0.0.1}\n",
+	  "test.yaml:2:12: key 'name': " WHAT_NAME },
+	{ "bad IPv4 address", "ports:\n  - name: lan\n    role: protected\n    device: d0\n"
+	  "    address: 192.168.1.256\n",
+	  "test.yaml:5:14: key 'address': expected an IPv4 or IPv6 address" },
+	{ "address with a prefix length", "ports:\n  - {name: lan, role: protected, device: d0,"
+	  " address: 10.0.0.1/24}\n",
+	  "test.yaml:2:55: key 'address': expected an IPv4 or IPv6 address" },
+	{ "bad mac", "ports:\n  - {name: lan, role: protected, device: d0, address: 10.0.0.1,"
+	  " mac: \"02:00:00:00:00\"}\n",
+	  "test.yaml:2:70: key 'mac': " WHAT_MAC },
+	{ "multicast mac", "ports:\n  - {name: lan, role: protected, device: d0, address: 10.0.0.1,"
+	  " mac: \"01:00:5e:00:00:01\"}\n",
+	  "test.yaml:2:70: key 'mac': " WHAT_MAC },
+	{ "duplicate port name", PORTS "  - {name: lan, role: protected, device: d2,"
+	  " address: 10.0.0.1}\n",
+	  "test.yaml:4:12: key 'name': duplicate name 'lan' (first at line 2)" },
+	{ "no unprotected port", "ports:\n  - {name: lan, role: protected, device: d0,"
+	  " address: 10.0.0.1}\n",
+	  "test.yaml:2:3: key 'ports': expected at least one protected and one unprotected port" },
+	{ "too many ports", "ports: [a, b, c, d, e, f, g, h, i]\n",
+	  "test.yaml:1:8: key 'ports': expected a list of 1..8 ports" },
+	/* crypto, peers, eal, control */
+	{ "crypto devices empty", PORTS "crypto: {devices: []}\n",
+	  "test.yaml:4:19: key 'devices': expected a list of 1..8 device strings of 1..255 characters" },
+	{ "duplicate crypto device", PORTS "crypto:\n  devices: [c0, c0]\n",
+	  "test.yaml:5:17: key 'devices': duplicate device 'c0' (first at line 5)" },
+	{ "bad crypto mode", PORTS "crypto: {mode: inline}\n",
+	  "test.yaml:4:16: key 'mode': expected lookaside or cpu" },
+	{ "crypto not a mapping", PORTS "crypto: [c0]\n",
+	  "test.yaml:4:9: key 'crypto': expected a mapping" },
+	{ "peer id without type", PORTS "peers:\n  - {name: b, id: gw-b.example.net}\n",
+	  "test.yaml:5:19: key 'id': expected an identity \"type:value\" of 1..127 characters" },
+	{ "peers is not a list", PORTS "peers: {name: b}\n",
+	  "test.yaml:4:8: key 'peers': expected a list of peers" },
+	{ "complex key in a nested mapping", PORTS "crypto:\n  ? [a]\n  : 1\n",
+	  "test.yaml:5:5: key 'crypto': expected scalar keys" },
+	{ "eal item is not a scalar", PORTS "eal: [-l, [0, 1]]\n",
+	  "test.yaml:4:11: key 'eal': expected a list of strings" },
+	{ "control socket too long", PORTS "control:\n  socket: /run/"
+	  A20 A20 A20 A20 A20
+	  ".sock\n",
+	  "test.yaml:5:11: key 'socket': expected a path of 1..107 characters" },
+	/* SAs */
+	{ "sa spi 0", SA_SPI("0"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa spi reserved by IANA", SA_SPI("255"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa spi hex junk", SA_SPI("0x10g0"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa spi over 32 bits", SA_SPI("0x100000000"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa spi octal-looking", SA_SPI("0400"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa spi negative", SA_SPI("-4096"), "test.yaml:9:10: key 'spi': " WHAT_SPI },
+	{ "sa key too short",
+	  SA_AEAD("aes-128-gcm", "0x00112233445566778899aabbccddee", "0x01020304"),
+	  "test.yaml:15:12: key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-gcm" },
+	{ "sa key short for aes-256",
+	  SA_AEAD("aes-256-gcm", "0x00112233445566778899aabbccddeeff", "0x01020304"),
+	  "test.yaml:15:12: key 'key': expected 32 bytes (0x and 64 hex digits) for aes-256-gcm" },
+	{ "sa key not hex",
+	  SA_AEAD("aes-128-gcm", "0x0011223344556677889zaabbccddeeff", "0x01020304"),
+	  "test.yaml:15:12: key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-gcm" },
+	{ "sa key without 0x",
+	  SA_AEAD("aes-128-gcm", "00112233445566778899aabbccddeeff", "0x01020304"),
+	  "test.yaml:15:12: key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-gcm" },
+	{ "sa salt wrong length",
+	  SA_AEAD("aes-128-gcm", "0x00112233445566778899aabbccddeeff", "0x010203"),
+	  "test.yaml:16:13: key 'salt': expected 4 bytes (0x and 8 hex digits)" },
+	{ "sa bad algorithm",
+	  SA_AEAD("aes-128-ccm", "0x00112233445566778899aabbccddeeff", "0x01020304"),
+	  "test.yaml:14:18: key 'algorithm': expected aes-128-gcm or aes-256-gcm" },
+	{ "unknown key in aead",
+	  SA_AEAD("aes-128-gcm", "0x00112233445566778899aabbccddeeff", "0x01020304")
+	  "      icv: 16\n",
+	  "test.yaml:17:7: key 'icv': unknown key" },
+	{ "aead is not a mapping", BASE "sas:\n"
+	  "  - {name: a, direction: inbound, spi: 300, peer: site-b,"
+	  " local: 10.0.0.1, remote: 10.0.0.2, aead: aes-128-gcm}\n",
+	  "test.yaml:7:100: key 'aead': expected a mapping" },
+	{ "bad direction", BASE "sas:\n  - {name: a, direction: both, spi: 300, peer: site-b,"
+	  " local: 10.0.0.1, remote: 10.0.0.2, aead: x}\n",
+	  "test.yaml:7:26: key 'direction': expected outbound or inbound" },
+	{ "unknown peer", BASE "sas:\n  - {name: a, direction: inbound, spi: 300, peer: site-z,"
+	  " local: 10.0.0.1, remote: 10.0.0.2, aead: x}\n",
+	  "test.yaml:7:51: key 'peer': unknown peer 'site-z'" },
+	{ "transport mode", SA_SPI("0x1000") "    mode: transport\n",
+	  "test.yaml:14:11: key 'mode': expected tunnel (transport is not supported yet)" },
+	{ "family mismatch local/remote", BASE "sas:\n  - name: a\n    direction: inbound\n"
+	  "    spi: 300\n    peer: site-b\n    local: 10.0.0.1\n"
+	  "    remote: \"2001:db8::1\"\n" AEAD128,
+	  "test.yaml:12:13: key 'remote': expected an IPv4 address (same family as local)" },
+	{ "replay window too small", SA_SPI("0x1000") "    replay_window: 16\n",
+	  "test.yaml:14:20: key 'replay_window': expected 0 (off) or 32..4096" },
+	{ "replay window too large", SA_SPI("0x1000") "    replay_window: 8192\n",
+	  "test.yaml:14:20: key 'replay_window': expected 0 (off) or 32..4096" },
+	{ "bad esn", SA_SPI("0x1000") "    esn: maybe\n",
+	  "test.yaml:14:10: key 'esn': expected true or false" },
+	{ "duplicate SA name", BASE "sas:\n" SA("to-b", "outbound", "0x1000")
+	  SA("to-b", "inbound", "0x2000"),
+	  "test.yaml:14:11: key 'name': duplicate name 'to-b' (first at line 7)" },
+	{ "duplicate inbound SPI", BASE "sas:\n" SA("from-b", "inbound", "0x2000")
+	  SA("from-c", "inbound", "8192"),
+	  "test.yaml:16:10: key 'spi': duplicate inbound SPI 0x2000 (first in SA 'from-b' at line 7)" },
+	{ "duplicate outbound SPI", BASE "sas:\n" SA("to-b", "outbound", "0x1000")
+	  SA("to-c", "outbound", "0x1000"),
+	  "test.yaml:16:10: key 'spi': duplicate outbound SPI 0x1000 (first in SA 'to-b' at line 7)" },
+	/* policies */
+	{ "protect without sa", POLICY("action: protect"),
+	  "test.yaml:22:5: key 'sa': missing required key for action protect" },
+	{ "bypass with sa", POLICY("action: bypass, sa: to-b"),
+	  "test.yaml:22:69: key 'sa': not allowed with action bypass" },
+	{ "sa direction mismatch", POLICY("action: protect, sa: from-b"),
+	  "test.yaml:22:70: key 'sa': expected an outbound SA ('from-b' is inbound)" },
+	{ "unknown sa", POLICY("action: protect, sa: to-z"),
+	  "test.yaml:22:70: key 'sa': unknown SA 'to-z'" },
+	{ "sa is not a scalar", POLICY("action: protect, sa: [to-b]"),
+	  "test.yaml:22:70: key 'sa': expected an SA name" },
+	{ "bad action", POLICY("action: allow"),
+	  "test.yaml:22:57: key 'action': expected protect, bypass or discard" },
+	{ "priority out of range", BASE "policies:\n  - {name: p, direction: inbound,"
+	  " priority: 65536, action: discard}\n",
+	  "test.yaml:7:45: key 'priority': expected an integer 0..65535" },
+	{ "host bits set in src", POLICY("src: 192.168.1.1/24, action: discard"),
+	  "test.yaml:22:54: key 'src': expected 192.168.1.0/24 (host bits must be zero)" },
+	{ "src/dst family mismatch",
+	  POLICY("src: 192.168.1.0/24, dst: \"2001:db8::/32\", action: discard"),
+	  "test.yaml:22:75: key 'dst': expected an IPv4 prefix (same family as src)" },
+	{ "ports without tcp or udp", POLICY("dport: 80, action: discard"),
+	  "test.yaml:22:56: key 'dport': only allowed with proto tcp or udp" },
+	{ "port range lo > hi", POLICY("proto: tcp, sport: \"2000-1000\", action: discard"),
+	  "test.yaml:22:68: key 'sport': expected a range with lo <= hi" },
+	{ "port out of range", POLICY("proto: tcp, dport: [80, 65536], action: discard"),
+	  "test.yaml:22:73: key 'dport': " WHAT_PORTS },
+	{ "empty port list", POLICY("proto: udp, dport: [], action: discard"),
+	  "test.yaml:22:68: key 'dport': " WHAT_PORTS },
+	{ "bad proto", POLICY("proto: gre, action: discard"),
+	  "test.yaml:22:56: key 'proto': expected any, tcp, udp, icmp, icmp6, esp or 0..255" },
+	{ "duplicate policy name", BASE "policies:\n"
+	  "  - {name: p, direction: inbound, priority: 1, action: discard}\n"
+	  "  - {name: p, direction: inbound, priority: 2, action: discard}\n",
+	  "test.yaml:8:12: key 'name': duplicate name 'p' (first at line 7)" },
+	/* routes */
+	{ "route to unknown port", BASE ROUTE("172.16.2.0/24", "dmz", "02:00:00:00:00:0a"),
+	  "test.yaml:8:11: key 'port': unknown port 'dmz'" },
+	{ "route host bits set", BASE ROUTE("172.16.2.1/24", "wan", "02:00:00:00:00:0a"),
+	  "test.yaml:7:10: key 'dst': expected 172.16.2.0/24 (host bits must be zero)" },
+	{ "route prefix too long", BASE ROUTE("172.16.2.0/33", "wan", "02:00:00:00:00:0a"),
+	  "test.yaml:7:10: key 'dst': expected a prefix length 0..32 for IPv4" },
+	{ "route IPv6 prefix too long", BASE ROUTE("2001:db8::/129", "wan", "02:00:00:00:00:0a"),
+	  "test.yaml:7:10: key 'dst': expected a prefix length 0..128 for IPv6" },
+	{ "route prefix junk", BASE ROUTE("172.16.2.0/2x", "wan", "02:00:00:00:00:0a"),
+	  "test.yaml:7:10: key 'dst': expected an IPv4 or IPv6 prefix like 192.0.2.0/24" },
+	{ "route bad next hop mac", BASE ROUTE("172.16.2.0/24", "wan", "02-00-00-00-00-0a"),
+	  "test.yaml:9:19: key 'next_hop_mac': " WHAT_MAC },
+	{ "duplicate route", BASE ROUTE("172.16.2.0/24", "wan", "02:00:00:00:00:0a")
+	  "  - {dst: 172.16.2.0/24, port: lan, next_hop_mac: \"02:00:00:00:00:0b\"}\n",
+	  "test.yaml:10:11: key 'dst': duplicate route 172.16.2.0/24 (first at line 7)" },
+};
+
+/* No part of any key: or salt: text in the YAML may reach the message. */
+static void assert_no_secret(const char *yaml, const char *err)
+{
+	static const char *const marks[] = { "key: \"", "salt: \"" };
+
+	for (size_t m = 0; m < ARRAY_SIZE(marks); m++) {
+		for (const char *s = strstr(yaml, marks[m]); s != NULL; s = strstr(s, marks[m])) {
+			char hex[80];
+			size_t n;
+
+			s += strlen(marks[m]);
+			s += strncmp(s, "0x", 2) == 0 ? 2 : 0;
+			n = strcspn(s, "\"");
+			if (n < 6 || n >= sizeof(hex))
+				continue;
+			/* any 6 consecutive digits of it */
+			for (size_t i = 0; i + 6 <= n; i++) {
+				memcpy(hex, s + i, 6);
+				hex[6] = '\0';
+				CU_ASSERT_PTR_NULL(strstr(err, hex));
+			}
+		}
+	}
+}
+
+static void test_invalid_configs_give_exact_errors(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		char err[LG_ERR_MAX];
+		struct lg_conf *c = parse(b->yaml, err);
+
+		CU_ASSERT_PTR_NULL(c);
+		lg_config_free(c);
+		CU_ASSERT_STRING_EQUAL(err, b->err);
+		if (strcmp(err, b->err) != 0)
+			fprintf(stderr, "\n  case '%s':\n    got    %s\n    wanted %s\n",
+				b->name, err, b->err);
+		CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+		assert_no_secret(b->yaml, err);
+	}
+}
+
+/* ---- files, buffers, formatters ---------------------------------------- */
+
+static void test_missing_file_names_errno(void)
+{
+	char err[LG_ERR_MAX];
+
+	CU_ASSERT_PTR_NULL(lg_config_load("/nonexistent/latchgate.yaml", err, sizeof(err)));
+	CU_ASSERT_STRING_EQUAL(err,
+			       "/nonexistent/latchgate.yaml: cannot open: No such file or directory");
+}
+
+static void test_file_loads_like_text(void)
+{
+	char path[] = "/tmp/test_config_XXXXXX", err[LG_ERR_MAX];
+	int fd = mkstemp(path);
+	struct lg_conf *c;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(write(fd, VALID, strlen(VALID)), (ssize_t)strlen(VALID));
+	close(fd);
+	c = lg_config_load(path, err, sizeof(err));
+	unlink(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->file, path);
+	CU_ASSERT_EQUAL(c->nsas, 2);
+	lg_config_free(c);
+
+	CU_ASSERT_PTR_NULL(lg_config_load("/tmp", err, sizeof(err)));
+	CU_ASSERT_STRING_EQUAL(err, "/tmp: cannot read: Is a directory");
+}
+
+static void test_oversized_file_is_refused(void)
+{
+	char path[] = "/tmp/test_config_XXXXXX", err[LG_ERR_MAX], expect[LG_ERR_MAX];
+	int fd = mkstemp(path);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(ftruncate(fd, (16 << 20) + 1), 0);   /* a sparse 16 MiB + 1 */
+	close(fd);
+	CU_ASSERT_PTR_NULL(lg_config_load(path, err, sizeof(err)));
+	unlink(path);
+	snprintf(expect, sizeof(expect), "%s: cannot read: File too large", path);
+	CU_ASSERT_STRING_EQUAL(err, expect);
+}
+
+static void test_error_buffer_is_truncated_safely(void)
+{
+	char err[16];
+	const char *yaml = BASE "latch: {}\n";
+
+	memset(err, 'x', sizeof(err));
+	CU_ASSERT_PTR_NULL(lg_config_parse(yaml, strlen(yaml), "test.yaml", err, sizeof(err)));
+	CU_ASSERT_STRING_EQUAL(err, "test.yaml:6:1: ");
+	CU_ASSERT_PTR_NULL(lg_config_parse(yaml, strlen(yaml), "test.yaml", NULL, 0));
+	CU_ASSERT_PTR_NULL(lg_config_parse(NULL, 0, NULL, err, sizeof(err)));
+	CU_ASSERT_STRING_EQUAL(err, "(config):1:1: t");
+	lg_config_free(NULL);
+}
+
+static void test_names_and_addresses_format(void)
+{
+	struct lg_addr v4 = { .af = LG_AF_INET, .b = { 192, 0, 2, 1 } };
+	struct lg_addr v6 = { .af = LG_AF_INET6, .b = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	struct lg_addr none = { .af = LG_AF_NONE };
+	char buf[46], small[4];
+
+	CU_ASSERT_STRING_EQUAL(lg_alg_name(LG_ALG_AES128_GCM), "aes-128-gcm");
+	CU_ASSERT_STRING_EQUAL(lg_alg_name(LG_ALG_AES256_GCM), "aes-256-gcm");
+	CU_ASSERT_STRING_EQUAL(lg_alg_name((enum lg_alg)7), "unknown");
+	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_PROTECT), "protect");
+	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_BYPASS), "bypass");
+	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_DISCARD), "discard");
+	CU_ASSERT_STRING_EQUAL(lg_dir_name(LG_DIR_OUTBOUND), "outbound");
+	CU_ASSERT_STRING_EQUAL(lg_dir_name(LG_DIR_INBOUND), "inbound");
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&v4, buf, sizeof(buf)), "192.0.2.1");
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&v6, buf, sizeof(buf)), "2001:db8::1");
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&none, buf, sizeof(buf)), "none");
+	CU_ASSERT_PTR_NULL(lg_addr_format(&v4, small, sizeof(small)));
+	CU_ASSERT_STRING_EQUAL(small, "");
+}
+
+int main(void)
+{
+	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+		{ "valid config fills every field", test_valid_config_fills_every_field },
+		{ "variants are accepted", test_variants_are_accepted },
+		{ "invalid configs give exact errors", test_invalid_configs_give_exact_errors },
+		{ "missing file names errno", test_missing_file_names_errno },
+		{ "file loads like text", test_file_loads_like_text },
+		{ "oversized file is refused", test_oversized_file_is_refused },
+		{ "error buffer is truncated safely", test_error_buffer_is_truncated_safely },
+		{ "names and addresses format", test_names_and_addresses_format },
+	};
+	CU_pSuite suite;
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	suite = CU_add_suite("config", NULL, NULL);
+	for (size_t i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
+		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+			suite = NULL;
+	if (suite == NULL) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures != 0;
+}
