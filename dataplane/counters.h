@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_COUNTERS_H
+#define LG_COUNTERS_H
+
+/*
+ * Per-lcore counters. Each worker owns one struct lg_lcore_stats and writes
+ * it with plain stores; the control thread sums them with relaxed loads.
+ * A reader may see a count one burst old, never a torn one (aligned 64-bit).
+ *
+ * Every drop reason is declared once, here: the X-macro generates the enum,
+ * the names shown by `latchctl stats` and --stats-json, and the table that
+ * `latchgate --drop-reasons` prints for the README.
+ */
+
+#include <stdint.h>
+#include <rte_common.h>
+
+#define LG_DROP_LIST(X) \
+	X(MALFORMED,           malformed,           "L2/L3 header truncated or invalid") \
+	X(NOT_IP,              not_ip,              "not IPv4 (ARP, LLDP, VLAN, ...)") \
+	X(TTL_EXCEEDED,        ttl_exceeded,        "TTL would reach zero on forwarding") \
+	X(SPD_DISCARD,         spd_discard,         "matched a DISCARD policy") \
+	X(SPD_NO_MATCH,        spd_no_match,        "no policy matched: final discard, RFC 4301 §4.4.1") \
+	X(SPD_PROTECT_CLEAR,   spd_protect_clear,   "plaintext on the unprotected side matched a PROTECT policy") \
+	X(SA_MISSING,          sa_missing,          "PROTECT policy whose SA is not installed") \
+	X(ESP_UNKNOWN_SPI,     esp_unknown_spi,     "no inbound SA for the SPI, RFC 4303 §3.4.2") \
+	X(ESP_TRUNCATED,       esp_truncated,       "ESP shorter than header + IV + trailer + ICV, or misaligned") \
+	X(ESP_FRAGMENT,        esp_fragment,        "ESP that is an IP fragment, RFC 4303 §3.4.1") \
+	X(ESP_REPLAY,          esp_replay,          "sequence number replayed or left of the window, RFC 4303 §3.4.3") \
+	X(ESP_AUTH_FAILED,     esp_auth_failed,     "ICV check failed, RFC 4303 §3.4.4") \
+	X(ESP_BAD_TRAILER,     esp_bad_trailer,     "bad padding, pad length or next header after decryption") \
+	X(ESP_SELECTOR_MISMATCH, esp_selector_mismatch, "inner packet outside the SA's selectors, RFC 4301 §5.2") \
+	X(ESP_SEQ_OVERFLOW,    esp_seq_overflow,    "outbound sequence number would cycle, RFC 4303 §3.3.3") \
+	X(ESP_ENCAP_FAILED,    esp_encap_failed,    "no headroom/tailroom for ESP, or the packet is too long") \
+	X(CRYPTO_QUEUE_FULL,   crypto_queue_full,   "crypto device queue full") \
+	X(CRYPTO_FAILED,       crypto_failed,       "crypto operation failed other than ICV") \
+	X(NO_ROUTE,            no_route,            "no route to the destination") \
+	X(TX_FULL,             tx_full,             "port transmit queue full")
+
+enum lg_drop {
+#define LG_X(e, n, d) LG_DROP_##e,
+	LG_DROP_LIST(LG_X)
+#undef LG_X
+	LG_DROP_MAX
+};
+
+extern const char *const lg_drop_names[LG_DROP_MAX];
+extern const char *const lg_drop_descr[LG_DROP_MAX];
+
+#define LG_MAX_PORTS 8
+
+struct lg_port_ctr {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes;
+	uint64_t tx_dropped;
+};
+
+struct lg_sa_ctr {
+	uint64_t pkts, bytes;
+};
+
+/* [W] written by the owning worker only. */
+struct lg_lcore_stats {
+	uint64_t drops[LG_DROP_MAX];
+	struct lg_port_ctr port[LG_MAX_PORTS];
+	uint64_t polls, busy_polls;     /* loop iterations, those with work */
+	uint64_t busy_tsc;              /* TSC spent in iterations with work */
+	struct lg_sa_ctr *sa;           /* [lg_sa_slots] */
+} __rte_cache_aligned;
+
+#endif /* LG_COUNTERS_H */

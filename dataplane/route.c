@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include "route.h"
+
+struct lg_routes *
+lg_routes_create(const char *name, const struct lg_route_entry *e, uint32_t n,
+		 int socket)
+{
+	struct rte_lpm_config cfg = {
+		.max_rules = n + 16, .number_tbl8s = 256,
+	};
+	struct lg_routes *rt;
+	uint32_t i;
+
+	rt = rte_zmalloc_socket(name, sizeof(*rt) + (n + 1) * sizeof(rt->nh[0]),
+				RTE_CACHE_LINE_SIZE, socket);
+	if (rt == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	rt->def4 = -1;
+	rt->lpm4 = rte_lpm_create(name, socket, &cfg);
+	if (rt->lpm4 == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		uint32_t ip;
+
+		if (e[i].af != 4 || e[i].len > 32) {
+			rte_errno = EINVAL;
+			goto fail;
+		}
+		/* One next hop per route: the LPM value is its index. */
+		rt->nh[i].port = e[i].port;
+		rt->nh[i].mac = e[i].mac;
+		ip = (uint32_t)e[i].addr[0] << 24 | (uint32_t)e[i].addr[1] << 16 |
+		     (uint32_t)e[i].addr[2] << 8 | e[i].addr[3];
+		if (e[i].len == 0) {
+			rt->def4 = (int32_t)i;
+			continue;
+		}
+		if (rte_lpm_add(rt->lpm4, ip, e[i].len, i) != 0) {
+			rte_errno = ENOSPC;
+			goto fail;
+		}
+	}
+	rt->nnh = n;
+	return rt;
+fail:
+	lg_routes_free(rt);
+	return NULL;
+}
+
+void
+lg_routes_free(struct lg_routes *rt)
+{
+	if (rt == NULL)
+		return;
+	rte_lpm_free(rt->lpm4);
+	rte_free(rt);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_ROUTE_H
+#define LG_ROUTE_H
+
+/*
+ * Static routes: destination prefix -> (port, next-hop MAC), longest prefix
+ * match through rte_lpm. Immutable once created, replaced whole.
+ */
+
+#include <stdint.h>
+#include <rte_ether.h>
+#include <rte_lpm.h>
+
+struct lg_route_entry {
+	uint8_t af;                  /* 4 (6: next issue) */
+	uint8_t addr[16];            /* network order */
+	uint8_t len;
+	uint16_t port;               /* DPDK port id */
+	struct rte_ether_addr mac;   /* next hop */
+};
+
+/* [I] */
+struct lg_nexthop {
+	uint16_t port;
+	struct rte_ether_addr mac;
+};
+
+struct lg_routes {
+	struct rte_lpm *lpm4;
+	int32_t def4;                /* next hop of 0.0.0.0/0, or -1: rte_lpm
+				      * takes depths 1..32 only */
+	uint32_t nnh;
+	struct lg_nexthop nh[];
+};
+
+/* control */
+struct lg_routes *lg_routes_create(const char *name,
+				   const struct lg_route_entry *e, uint32_t n,
+				   int socket);
+void lg_routes_free(struct lg_routes *rt);
+
+/* worker: dst in host order; returns the next hop or NULL. */
+static inline const struct lg_nexthop *
+lg_route_lookup4(const struct lg_routes *rt, uint32_t dst)
+{
+	uint32_t nh;
+
+	if (rte_lpm_lookup(rt->lpm4, dst, &nh) != 0) {
+		if (rt->def4 < 0)
+			return NULL;
+		nh = (uint32_t)rt->def4;
+	}
+	return &rt->nh[nh];
+}
+
+#endif /* LG_ROUTE_H */

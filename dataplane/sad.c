@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "sad.h"
+
+struct lg_sad *
+lg_sad_create(const char *name, uint32_t capacity, int socket)
+{
+	struct rte_hash_parameters prm = {
+		.name = name,
+		.entries = capacity < 64 ? 64 : capacity,
+		.key_len = sizeof(uint32_t),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct lg_sad *sad;
+
+	sad = rte_zmalloc_socket(name, sizeof(*sad), 0, socket);
+	if (sad == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	sad->h = rte_hash_create(&prm);
+	if (sad->h == NULL) {
+		rte_free(sad);
+		return NULL;
+	}
+	return sad;
+}
+
+void
+lg_sad_free(struct lg_sad *sad)
+{
+	if (sad == NULL)
+		return;
+	rte_hash_free(sad->h);
+	rte_free(sad);
+}
+
+int
+lg_sad_add(struct lg_sad *sad, uint32_t spi, uint32_t slot)
+{
+	uint32_t key = rte_cpu_to_be_32(spi);
+
+	return rte_hash_add_key_data(sad->h, &key, (void *)(uintptr_t)slot);
+}
+
+int
+lg_sad_del(struct lg_sad *sad, uint32_t spi)
+{
+	uint32_t key = rte_cpu_to_be_32(spi);
+	int32_t rc = rte_hash_del_key(sad->h, &key);
+
+	return rc < 0 ? rc : 0;
+}
