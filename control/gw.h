@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_GW_H
+#define LG_GW_H
+
+/*
+ * The running gateway as the control thread sees it: the validated config,
+ * the dataplane context it built from it, the workers and their counters.
+ * Everything here is [C] (control thread only) except what the dataplane
+ * structures themselves declare.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_mempool.h>
+
+#include "config.h"
+#include "dp.h"
+#include "worker.h"
+
+#define LG_MAX_WORKERS RTE_MAX_LCORE
+#define LG_SA_SLOTS 4096
+#define LG_CRYPTO_QDEPTH 2048
+
+struct lg_gw {
+	struct lg_conf *conf;
+	struct lg_dp *dp;
+	struct lg_worker *workers;          /* [nworkers], hugepage memory */
+	uint32_t nworkers;
+	struct rte_mempool *mbuf_pool;
+	struct rte_mempool *sess_pool;
+	uint8_t cdev[LG_CRYPTO_DEV_MAX];
+	uint8_t ncdev;
+	uint64_t start_tsc;
+	bool ports_closed;
+};
+
+/* control */
+/* Build the dataplane from conf: devices, pools, SAs, SPDs, SAD, routes,
+ * workers. On error writes one line to err (naming file:line:col where the
+ * config is at fault) and leaves gw safe to tear down. */
+int lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen);
+void lg_gw_launch(struct lg_gw *gw);
+void lg_gw_stop(struct lg_gw *gw);     /* signal workers and wait for them */
+/* After stop: free what ports still hold, stop and close them (the mbuf
+ * pool is then full unless something leaked). */
+void lg_gw_quiesce(struct lg_gw *gw);
+void lg_gw_teardown(struct lg_gw *gw);
+/* Idle: no worker received for idle_ms and none has crypto in flight. */
+int lg_gw_idle(const struct lg_gw *gw, uint64_t idle_ms);
+
+#endif /* LG_GW_H */

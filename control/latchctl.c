@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * latchctl: the control CLI. Sends one JSON request line to the gateway's
+ * control socket and prints the reply, as indented text by default or as
+ * the raw JSON line with --json. The gateway never puts key material in a
+ * reply, so neither can this.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/latchgate/control.sock"
+#define REPLY_MAX (1u << 22)
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: latchctl [-s SOCKET] [--json] COMMAND\n"
+		"commands:\n"
+		"  stats      port, SA, drop and lcore counters of the running gateway\n"
+		"  version    the gateway's version\n"
+		"options:\n"
+		"  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
+		"  -j, --json          print the reply as one JSON line\n"
+		"  -h, --help          this text\n");
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "latchctl: socket path too long\n");
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "latchctl: cannot connect to %s: %s (is latchgate running?)\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *
+read_line(int fd)
+{
+	char *buf = malloc(REPLY_MAX);
+	size_t len = 0;
+	ssize_t r;
+
+	if (buf == NULL)
+		return NULL;
+	while (len < REPLY_MAX - 1 && (r = recv(fd, buf + len, REPLY_MAX - 1 - len, 0)) > 0) {
+		len += (size_t)r;
+		if (memchr(buf + len - (size_t)r, '\n', (size_t)r) != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+indent(int depth)
+{
+	printf("%*s", depth * 2, "");
+}
+
+/*
+ * Render JSON as "key: value" lines, nesting by indentation; arrays of
+ * objects print one object per block. Input is the gateway's own output,
+ * but the renderer only walks characters and never trusts the structure.
+ */
+static void
+render(const char *s)
+{
+	int depth = 0, in_str = 0, after_key = 0, line_open = 0;
+
+	for (; *s && *s != '\n'; s++) {
+		char ch = *s;
+
+		if (in_str) {
+			if (ch == '\\' && s[1]) {
+				putchar(*++s);
+				continue;
+			}
+			if (ch == '"')
+				in_str = 0;
+			else
+				putchar(ch);
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			if (!line_open) {
+				indent(depth);
+				line_open = 1;
+			}
+			in_str = 1;
+			break;
+		case ':':
+			printf(": ");
+			after_key = 1;
+			break;
+		case '{': case '[':
+			if (line_open)
+				putchar('\n');
+			line_open = 0;
+			after_key = 0;
+			depth++;
+			break;
+		case '}': case ']':
+			if (line_open)
+				putchar('\n');
+			line_open = 0;
+			depth--;
+			if (ch == '}' && s[1] == ',' && s[2] == '{')
+				putchar('\n');
+			break;
+		case ',':
+			if (line_open)
+				putchar('\n');
+			line_open = 0;
+			after_key = 0;
+			break;
+		default:
+			if (!line_open) {
+				indent(depth);
+				line_open = 1;
+			}
+			putchar(ch);
+		}
+	}
+	(void)after_key;
+	if (line_open)
+		putchar('\n');
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("LATCHGATE_SOCKET");
+	char req[128], *reply;
+	int c, json = 0, fd, n, ok;
+
+	if (path == NULL)
+		path = DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "s:jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': path = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "stats") != 0 && strcmp(argv[optind], "version") != 0) {
+		fprintf(stderr, "latchctl: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	fd = connect_to(path);
+	if (fd < 0)
+		return 1;
+	n = snprintf(req, sizeof(req), "{\"op\":\"%s\"}\n", argv[optind]);
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		fprintf(stderr, "latchctl: send: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	reply = read_line(fd);
+	close(fd);
+	if (reply == NULL) {
+		fprintf(stderr, "latchctl: no reply from %s\n", path);
+		return 1;
+	}
+	ok = strncmp(reply, "{\"ok\":true", 10) == 0;
+	if (json)
+		fputs(reply, stdout);
+	else
+		render(reply);
+	free(reply);
+	return ok ? 0 : 1;
+}

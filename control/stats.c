@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_mempool.h>
+
+#include "stats.h"
+
+static inline uint64_t
+rd(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void
+lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
+{
+	uint32_t i, j, nsas = gw->conf->nsas;
+
+	memset(t, 0, sizeof(*t));
+	t->t = (double)(rte_rdtsc() - gw->start_tsc) / (double)rte_get_tsc_hz();
+	for (i = 0; i < gw->nworkers; i++) {
+		const struct lg_lcore_stats *s = gw->workers[i].st;
+
+		for (j = 0; j < LG_DROP_MAX; j++)
+			t->drops[j] += rd(&s->drops[j]);
+		for (j = 0; j < LG_MAX_PORTS; j++) {
+			t->port[j].rx_pkts += rd(&s->port[j].rx_pkts);
+			t->port[j].rx_bytes += rd(&s->port[j].rx_bytes);
+			t->port[j].tx_pkts += rd(&s->port[j].tx_pkts);
+			t->port[j].tx_bytes += rd(&s->port[j].tx_bytes);
+			t->port[j].tx_dropped += rd(&s->port[j].tx_dropped);
+		}
+		for (j = 0; j < nsas; j++) {
+			t->sa[j].pkts += rd(&s->sa[j].pkts);
+			t->sa[j].bytes += rd(&s->sa[j].bytes);
+		}
+		t->polls += rd(&s->polls);
+		t->busy_polls += rd(&s->busy_polls);
+		t->busy_tsc += rd(&s->busy_tsc);
+	}
+}
+
+static double
+rate(uint64_t now, uint64_t before, double dt)
+{
+	return dt > 0 ? (double)(now - before) / dt : 0.0;
+}
+
+void
+lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
+	       const struct lg_totals *prev)
+{
+	const struct lg_conf *c = gw->conf;
+	double dt = prev ? t->t - prev->t : 0;
+	uint32_t i;
+	int any = 0;
+
+	fprintf(f, "  ---------------------- latchgate stats, t=%.1fs ----------------------\n", t->t);
+	for (i = 0; i < c->nports; i++) {
+		const struct lg_port_ctr *p = &t->port[i];
+
+		fprintf(f, "  port %-8s %-11s RX-packets: %-12" PRIu64 " TX-packets: %-12" PRIu64
+			" TX-dropped: %" PRIu64 "\n", c->ports[i].name,
+			c->ports[i].role == LG_ROLE_PROTECTED ? "protected" : "unprotected",
+			p->rx_pkts, p->tx_pkts, p->tx_dropped);
+		if (prev)
+			fprintf(f, "  %-21s RX-pps: %-16.0f TX-pps: %-16.0f\n", "",
+				rate(p->rx_pkts, prev->port[i].rx_pkts, dt),
+				rate(p->tx_pkts, prev->port[i].tx_pkts, dt));
+	}
+	for (i = 0; i < c->nsas; i++) {
+		const struct lg_conf_sa *s = &c->sas[i];
+
+		fprintf(f, "  SA   %-8s %-8s spi 0x%08x %-11s packets: %-12" PRIu64
+			" bytes: %-14" PRIu64, s->name, lg_dir_name(s->dir), s->spi,
+			lg_alg_name(s->alg), t->sa[i].pkts, t->sa[i].bytes);
+		if (prev)
+			fprintf(f, " pps: %.0f", rate(t->sa[i].pkts, prev->sa[i].pkts, dt));
+		fputc('\n', f);
+	}
+	fprintf(f, "  drops:");
+	for (i = 0; i < LG_DROP_MAX; i++) {
+		if (t->drops[i] != 0) {
+			fprintf(f, " %s=%" PRIu64, lg_drop_names[i], t->drops[i]);
+			any = 1;
+		}
+	}
+	fprintf(f, "%s\n", any ? "" : " none");
+	if (t->busy_polls)
+		fprintf(f, "  workers: %u, busy cycles per busy poll: %.0f\n", gw->nworkers,
+			(double)t->busy_tsc / (double)t->busy_polls);
+}
+
+static void
+json_mempools(const struct lg_gw *gw, FILE *f)
+{
+	/* Session objects stay in use while their SAs exist; mbufs must not. */
+	const struct rte_mempool *mp[2] = { gw->mbuf_pool, NULL };
+	int i, first = 1;
+
+	fprintf(f, ",\"mempools\":[");
+	for (i = 0; i < 2; i++) {
+		if (mp[i] == NULL)
+			continue;
+		fprintf(f, "%s{\"name\":\"%s\",\"size\":%u,\"in_use\":%u}", first ? "" : ",",
+			mp[i]->name, mp[i]->size, rte_mempool_in_use_count(mp[i]));
+		first = 0;
+	}
+	fputc(']', f);
+}
+
+void
+lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
+	      int with_mempools)
+{
+	const struct lg_conf *c = gw->conf;
+	uint32_t i;
+
+	fprintf(f, "{\"version\":\"%s\",\"uptime_s\":%.3f,\"workers\":%u,\"ports\":[",
+		LG_VERSION, t->t, gw->nworkers);
+	for (i = 0; i < c->nports; i++) {
+		const struct lg_port_ctr *p = &t->port[i];
+
+		fprintf(f, "%s{\"name\":\"%s\",\"role\":\"%s\",\"rx_packets\":%" PRIu64
+			",\"rx_bytes\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%"
+			PRIu64 ",\"tx_dropped\":%" PRIu64 "}", i ? "," : "", c->ports[i].name,
+			c->ports[i].role == LG_ROLE_PROTECTED ? "protected" : "unprotected",
+			p->rx_pkts, p->rx_bytes, p->tx_pkts, p->tx_bytes, p->tx_dropped);
+	}
+	fprintf(f, "],\"sas\":[");
+	for (i = 0; i < c->nsas; i++) {
+		const struct lg_conf_sa *s = &c->sas[i];
+
+		fprintf(f, "%s{\"name\":\"%s\",\"direction\":\"%s\",\"spi\":%u,\"peer\":\"%s\","
+			"\"algorithm\":\"%s\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+			i ? "," : "", s->name, lg_dir_name(s->dir), s->spi,
+			c->peers[s->peer].name, lg_alg_name(s->alg), t->sa[i].pkts, t->sa[i].bytes);
+	}
+	fprintf(f, "],\"drops\":{");
+	for (i = 0; i < LG_DROP_MAX; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
+	fprintf(f, "},\"lcores\":[");
+	for (i = 0; i < gw->nworkers; i++) {
+		const struct lg_lcore_stats *s = gw->workers[i].st;
+
+		fprintf(f, "%s{\"lcore\":%u,\"polls\":%" PRIu64 ",\"busy_polls\":%" PRIu64
+			",\"busy_cycles\":%" PRIu64 "}", i ? "," : "", gw->workers[i].lcore,
+			rd(&s->polls), rd(&s->busy_polls), rd(&s->busy_tsc));
+	}
+	fputc(']', f);
+	fprintf(f, ",\"tsc_hz\":%" PRIu64, rte_get_tsc_hz());
+	if (with_mempools)
+		json_mempools(gw, f);
+	fprintf(f, "}\n");
+}
+
+unsigned int
+lg_stats_mbufs_in_use(const struct lg_gw *gw)
+{
+	return gw->mbuf_pool ? rte_mempool_in_use_count(gw->mbuf_pool) : 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_STATS_H
+#define LG_STATS_H
+
+/*
+ * Counter totals: the per-lcore counters summed by the control thread, and
+ * their formatters (testpmd-style text, JSON for --stats-json, latchctl and
+ * telemetry). Never prints key material: SAs are shown by name, SPI, peer
+ * identity and suite only.
+ */
+
+#include <stdio.h>
+
+#include "gw.h"
+
+struct lg_totals {
+	double t;                              /* seconds since launch */
+	struct lg_port_ctr port[LG_MAX_PORTS];
+	uint64_t drops[LG_DROP_MAX];
+	uint64_t polls, busy_polls, busy_tsc;
+	struct lg_sa_ctr sa[LG_SA_SLOTS];
+};
+
+/* control */
+void lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t);
+/* Text; rates against prev when given. */
+void lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
+		    const struct lg_totals *prev);
+void lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
+		   int with_mempools);
+/* Mbufs not back in their pool; 0 when nothing leaked. */
+unsigned int lg_stats_mbufs_in_use(const struct lg_gw *gw);
+
+#endif /* LG_STATS_H */
