@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""The process and the control socket: a running gateway on virtual ports
+(LAN: a looping pcap, WAN: a ring loopback) answered over its Unix socket by
+a real latchctl; bad requests get error replies and change nothing; a client
+of another uid is refused; SIGTERM drains and exits 0; no key material in any
+output. Prints one line per case and 'N passed, M failed'."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("LG_BUILD_DIR", os.path.join(ROOT, "build"))
+GW = os.path.join(BUILD, "latchgate")
+CTL = os.path.join(BUILD, "latchctl")
+KEY = "0x3f1e5a7c9b2d4e6f8a0c1b3d5e7f9a2c"
+SALT = "0x5eed1234"
+
+CONF = """
+ports:
+  - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan.pcap,infinite_rx=1", address: 192.168.1.254, mac: "02:00:00:00:01:01" }}
+  - {{ name: wan, role: unprotected, device: "net_ring0", address: 172.16.1.5, mac: "02:00:00:00:02:01" }}
+crypto: {{ devices: [crypto_aesni_gcm0], mode: cpu }}
+peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}]
+sas:
+  - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
+      aead: {{ algorithm: aes-128-gcm, key: "{key}", salt: "{salt}" }} }}
+  - {{ name: from-b, direction: inbound, spi: 0x1000, peer: site-b, local: 172.16.2.5, remote: 172.16.1.5,
+      aead: {{ algorithm: aes-128-gcm, key: "{key}", salt: "{salt}" }} }}
+policies:
+  - {{ name: out, direction: outbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: to-b }}
+  - {{ name: in, direction: inbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: from-b }}
+routes:
+  - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "02:00:00:00:02:0a" }}
+  - {{ dst: 192.168.2.0/24, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
+control: {{ socket: {d}/ctl.sock }}
+"""
+
+results = []
+
+
+def check(name, ok, why=""):
+    results.append(ok)
+    print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else ": " + why))
+    sys.stdout.flush()
+
+
+def request(sock_path, data, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    try:
+        s.sendall(data)
+    except BrokenPipeError:
+        pass   # refused at accept: the reply is already waiting
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return buf.decode()
+
+
+def ctl(sock, *args):
+    return subprocess.run([CTL, "-s", sock] + list(args), capture_output=True, text=True, timeout=10)
+
+
+def stats(sock):
+    r = ctl(sock, "--json", "stats")
+    return json.loads(r.stdout)["stats"]
+
+
+def as_other_uid(sock_path):
+    """Connect as uid 65534 (the socket is opened up for this test only) and
+    return the reply, or the error."""
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            out = request(sock_path, b'{"op":"stats"}\n')
+        except Exception as e:  # noqa: BLE001 - report any failure to the parent
+            out = "error: %s" % e
+        os.write(wr, out.encode()[:4096])
+        os._exit(0)
+    os.close(wr)
+    out = os.read(rd, 4096).decode()
+    os.waitpid(pid, 0)
+    return out
+
+
+def main():
+    from scapy.all import IP, UDP, Ether, Raw, wrpcap
+    d = tempfile.mkdtemp(prefix="lgctl-")
+    os.chmod(d, 0o755)   # the other-uid client must reach the socket
+    wrpcap(os.path.join(d, "lan.pcap"),
+           [Ether(src="02:00:00:00:01:0a", dst="02:00:00:00:01:01") /
+            IP(src="192.168.1.%d" % (i + 1), dst="192.168.2.1") / UDP(sport=1000 + i, dport=9) /
+            Raw(bytes(100)) for i in range(64)])
+    conf = os.path.join(d, "gw.yaml")
+    with open(conf, "w") as f:
+        f.write(CONF.format(d=d, key=KEY, salt=SALT))
+    sock = os.path.join(d, "ctl.sock")
+    cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
+           "lgctl-%d" % os.getpid(), "--log-level", "*:notice", "--",
+           "--config", conf, "--stats-json", os.path.join(d, "stats.json"), "--stats-period", "1"]
+    gw = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = []
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        check("control socket exists with mode 0600", os.path.exists(sock) and
+              (os.stat(sock).st_mode & 0o777) == 0o600,
+              "missing or mode %o" % (os.stat(sock).st_mode & 0o777 if os.path.exists(sock) else 0))
+        time.sleep(1)
+
+        r = ctl(sock, "version")
+        outputs.append(r.stdout + r.stderr)
+        check("latchctl version", r.returncode == 0 and "version: 0.1.0" in r.stdout, r.stdout + r.stderr)
+
+        r = ctl(sock, "stats")
+        outputs.append(r.stdout + r.stderr)
+        check("latchctl stats (human)", r.returncode == 0 and "packets:" in r.stdout and
+              "to-b" in r.stdout, r.stdout[:400] + r.stderr)
+
+        s1 = stats(sock)
+        sa = {x["name"]: x for x in s1["sas"]}
+        check("latchctl --json stats: traffic both ways",
+              sa["to-b"]["packets"] > 0 and sa["from-b"]["packets"] > 0, str(sa))
+
+        r = subprocess.run([CTL, "--help"], capture_output=True, text=True)
+        check("latchctl --help", r.returncode == 0 and "stats" in r.stdout and "version" in r.stdout, r.stderr)
+
+        r = ctl(sock, "frobnicate")
+        check("latchctl unknown command is refused", r.returncode == 2 and "unknown command" in r.stderr,
+              r.stderr)
+
+        bad = [
+            ("malformed JSON", b"this is not json\n", "malformed request"),
+            ("JSON without op", b'{"stats": 1}\n', "malformed request"),
+            ("unknown op", b'{"op":"reboot"}\n', "unknown op"),
+            ("op of the wrong type", b'{"op": 5}\n', "malformed request"),
+            ("oversized request", b"{" + b"x" * 70000 + b"}\n", "request too long"),
+        ]
+        for name, data, want in bad:
+            rep = request(sock, data)
+            outputs.append(rep)
+            try:
+                j = json.loads(rep)
+                ok = j.get("ok") is False and want in j.get("error", "")
+            except ValueError:
+                ok = False
+            check("bad request gets an error reply: " + name, ok, repr(rep[:200]))
+
+        os.chmod(sock, 0o666)
+        rep = as_other_uid(sock)
+        os.chmod(sock, 0o600)
+        check("client of another uid is refused", '"ok":false' in rep and "permission denied" in rep,
+              repr(rep[:200]))
+
+        s2 = stats(sock)
+        sa2 = {x["name"]: x for x in s2["sas"]}
+        check("gateway keeps forwarding after bad requests",
+              sa2["to-b"]["packets"] > sa["to-b"]["packets"] and
+              sa2["from-b"]["packets"] > sa["from-b"]["packets"] and
+              not any(v for v in s2["drops"].values()), str(s2["drops"]))
+        outputs.append(json.dumps(s2))
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        try:
+            out, err = gw.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+            out, err = gw.communicate()
+    check("SIGTERM: workers drain, final stats, exit 0",
+          gw.returncode == 0 and "final counters" in out, "rc %s: %s" % (gw.returncode, err[-500:]))
+    try:
+        fin = json.load(open(os.path.join(d, "stats.json")))
+        check("no mbuf leak after the run", fin["mempools"][0]["in_use"] == 0, str(fin["mempools"]))
+    except (OSError, ValueError) as e:
+        check("no mbuf leak after the run", False, str(e))
+    outputs += [out, err]
+    blob = "\n".join(outputs).lower()
+    leaked = [k for k in (KEY[2:], SALT[2:]) if k in blob or k[:12] in blob]
+    check("no key material in any output or reply", not leaked, "found %s" % leaked)
+    check("control socket removed at exit", not os.path.exists(sock))
+    subprocess.run(["rm", "-rf", d])
+    failed = results.count(False)
+    print("%d passed, %d failed" % (results.count(True), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
