@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Run every test suite: CUnit unit tests (config parser, SPD, routes, replay
+# window), the scapy interop suite (ESP on the wire, hostile input), and the
+# process/control-socket suite. Sets the machine up first. Prints one
+# closing line "N passed, M failed" over all suites; exits non-zero on any
+# failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${LG_BUILD_DIR:-build}
+export LG_BUILD_DIR=$BUILD
+
+bash scripts/setup.sh || { echo "test: setup failed"; exit 1; }
+
+total_pass=0
+total_fail=0
+suites_failed=()
+
+# add NAME RC OUTPUT: count the suite's own "N passed, M failed" line.
+add() {
+	local name=$1 rc=$2 out=$3 line p f
+	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*, }
+		f=${f%% failed*}
+	else
+		p=0
+		f=1
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	[ "$f" -eq 0 ] || suites_failed+=("$name")
+	echo "test: $name: $p passed, $f failed"
+}
+
+echo "test: unit (CUnit, meson test)"
+out=$(meson test -C "$BUILD" --print-errorlogs 2>&1)
+rc=$?
+printf '%s\n' "$out" | grep -E '^ *[0-9]+/[0-9]+ ' || true
+ok=$(printf '%s\n' "$out" | awk '/^Ok:/ {print $2}')
+bad=$(printf '%s\n' "$out" | awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $NF} END {print s + 0}')
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | tail -40
+add unit "$rc" "${ok:-0} passed, ${bad:-1} failed"
+
+echo "test: default config validates"
+out=$("$BUILD/latchgate" -- --config conf/latchgate.yaml --check-config 2>&1)
+rc=$?
+echo "$out"
+add default-config "$rc" "$([ $rc -eq 0 ] && echo '1 passed, 0 failed' || echo '0 passed, 1 failed')"
+
+echo "test: interop (scapy oracle)"
+out=$(/usr/bin/python3 test/interop/test_interop.py --latchgate "$BUILD/latchgate" --jobs 2 2>&1)
+rc=$?
+printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+[ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -v '^PASS' | tail -40
+add interop "$rc" "$out"
+
+echo "test: process and control socket"
+out=$(/usr/bin/python3 test/interop/test_control.py 2>&1 | grep -v -i 'warning')
+rc=${PIPESTATUS[0]}
+printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+add control "$rc" "$out"
+
+if [ ${#suites_failed[@]} -gt 0 ]; then
+	echo "test: failing suites: ${suites_failed[*]}"
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
