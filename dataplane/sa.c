@@ -73,6 +73,8 @@ fill_ipsec_prm(struct rte_ipsec_sa_prm *ip, const struct lg_sa_prm *p,
 	ip->ipsec_xform.spi = p->spi;
 	memcpy(&ip->ipsec_xform.salt, p->salt, 4);
 	ip->ipsec_xform.options.esn = p->esn;
+	/* librte_ipsec starts the outbound counter here (0 means 1). */
+	ip->ipsec_xform.esn.value = p->dir == LG_SA_OUT ? p->next_seq : 0;
 	ip->ipsec_xform.direction = p->dir == LG_SA_OUT ?
 		RTE_SECURITY_IPSEC_SA_DIR_EGRESS : RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
 	ip->ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;

@@ -41,6 +41,9 @@ struct lg_sa_prm {
 	const uint8_t *salt;       /* 4 bytes */
 	uint32_t replay_window;
 	bool esn;
+	uint64_t next_seq;         /* outbound: first sequence number to send;
+				    * 0 = 1 (RFC 4303 §3.3.3). For resuming an
+				    * SA's state, and for overflow tests. */
 	bool sqn_atom;             /* more than one worker may use the SA */
 	bool cpu;                  /* synchronous cpu-crypto sessions */
 	uint32_t slot;
