@@ -25,7 +25,8 @@ BUGS = set(filter(None, os.environ.get("LG_FAKE_BUG", "").split(",")))
 
 DROPS = ("esp_unknown_spi", "esp_truncated", "esp_replay", "esp_auth_failed",
          "esp_bad_trailer", "esp_selector_mismatch", "spd_protect_clear",
-         "spd_no_match", "spd_discard", "ttl_exceeded", "no_route", "malformed")
+         "spd_no_match", "spd_discard", "ttl_exceeded", "no_route", "malformed", "not_ip")
+PROTOS = {"any": 0, "tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58, "esp": 50}
 
 
 def csum(b):
@@ -106,7 +107,9 @@ class Gateway:
         self.ports = [Port(p) for p in conf["ports"]]
         self.by_name = {p.name: p for p in self.ports}
         self.sas = {s["name"]: Sa(s) for s in conf["sas"]}
-        self.pol = sorted(conf["policies"], key=lambda p: p["priority"])
+        # Ordered SPD: priority, then file order (a stable sort).
+        self.pol = list(conf["policies"]) if "no-priority" in BUGS else \
+            sorted(conf["policies"], key=lambda p: p["priority"])
         self.routes = [(ipaddress.ip_network(r["dst"]), self.by_name[r["port"]],
                         mac(r["next_hop_mac"])) for r in conf["routes"]]
         self.drops = {d: 0 for d in DROPS}
@@ -119,14 +122,38 @@ class Gateway:
         for net, port, nh in self.routes:
             if ipaddress.ip_address(dst) in net and (best is None or net.prefixlen > best[0].prefixlen):
                 best = (net, port, nh)
+                if "no-lpm" in BUGS:
+                    break
         return best
 
-    def send(self, ip):
+    def send(self, ip, l2=None):
         r = self.route(ip[16:20])
         if r is None:
             return self.drop("no_route")
         _, port, nh = r
-        port.out.append(nh + port.mac + b"\x08\x00" + ip)
+        port.out.append((l2 if l2 and "bypass-keep-l2" in BUGS else nh + port.mac + b"\x08\x00") + ip)
+
+    @staticmethod
+    def l4_ports(ip):
+        """(sport, dport), or None when the packet does not carry them: a
+        non-initial fragment, or too short (RFC 4301 §7: OPAQUE)."""
+        ihl = (ip[0] & 0xf) * 4
+        frag = struct.unpack("!H", ip[6:8])[0] & 0x1fff
+        if ip[9] not in (6, 17) or (frag and "frag-ports" not in BUGS) or len(ip) < ihl + 4:
+            return None
+        return struct.unpack("!HH", ip[ihl:ihl + 4])
+
+    @staticmethod
+    def in_ports(want, port):
+        if want is None or "ignore-ports" in BUGS:
+            return True
+        if port is None:
+            return False
+        for r in want if isinstance(want, list) else [want]:
+            lo, hi = (map(int, r.split("-")) if isinstance(r, str) else (r, r))
+            if lo <= port <= hi:
+                return True
+        return False
 
     def policy(self, direction, ip):
         s, d = ipaddress.ip_address(ip[12:16]), ipaddress.ip_address(ip[16:20])
@@ -137,6 +164,13 @@ class Gateway:
                 continue
             if "dst" in p and d not in ipaddress.ip_network(p["dst"]):
                 continue
+            proto = p.get("proto", "any")
+            proto = PROTOS.get(proto, proto)
+            if proto and int(proto) != ip[9] and "ignore-ports" not in BUGS:
+                continue
+            pp = self.l4_ports(ip) or (None, None)
+            if not (self.in_ports(p.get("sport"), pp[0]) and self.in_ports(p.get("dport"), pp[1])):
+                continue
             return p
         return None
 
@@ -144,22 +178,22 @@ class Gateway:
     def forward_ttl(ip):
         b = bytearray(ip)
         if "no-ttl" not in BUGS:
-            b[8] -= 1
+            b[8] = (b[8] - 1) & 0xff
         b[10:12] = b"\0\0"
         b[10:12] = struct.pack("!H", csum(bytes(b[:(b[0] & 0xf) * 4])))
         return bytes(b)
 
-    def outbound(self, ip):
+    def outbound(self, ip, l2=None):
         p = self.policy("outbound", ip)
         if p is None:
             return self.drop("spd_no_match")
         if p["action"] == "discard":
             return self.drop("spd_discard")
-        if ip[8] <= 1:
+        if ip[8] <= 1 and "no-ttl-check" not in BUGS:
             return self.drop("ttl_exceeded")
         inner = self.forward_ttl(ip)
         if p["action"] == "bypass":
-            return self.send(inner)
+            return self.send(inner, l2)
         sa = self.sas[p["sa"]]
         sa.seq += 1
         padlen = -(len(inner) + 2) % 4
@@ -178,7 +212,7 @@ class Gateway:
         sa.bytes += len(ip)
         self.send(bytes(outer) + body)
 
-    def inbound(self, ip):
+    def inbound(self, ip, l2=None):
         from cryptography.exceptions import InvalidTag
         ihl = (ip[0] & 0xf) * 4
         if ip[9] != 50:
@@ -189,7 +223,9 @@ class Gateway:
                 return self.drop("spd_protect_clear")
             if p["action"] == "discard":
                 return self.drop("spd_discard")
-            return self.send(self.forward_ttl(ip))
+            if ip[8] <= 1 and "no-ttl-check" not in BUGS:
+                return self.drop("ttl_exceeded")
+            return self.send(self.forward_ttl(ip), l2)
         e = ip[ihl:]
         if len(e) < 8:
             return self.drop("esp_truncated")
@@ -219,13 +255,12 @@ class Gateway:
         inner = pt[:len(pt) - 2 - padlen]
         if len(inner) < 20 or inner[0] >> 4 != 4 or struct.unpack("!H", inner[2:4])[0] != len(inner):
             return self.drop("esp_bad_trailer")
-        pols = [p for p in self.pol if p["direction"] == "inbound" and p.get("sa") == sa.name]
-        s, d = ipaddress.ip_address(inner[12:16]), ipaddress.ip_address(inner[16:20])
-        if "no-selector-check" not in BUGS and not any(
-                s in ipaddress.ip_network(p["src"]) and d in ipaddress.ip_network(p["dst"])
-                for p in pols):
+        # RFC 4301 §5.2: the ordered SPD's answer must be this SA's policy.
+        p = self.policy("inbound", inner)
+        if "no-selector-check" not in BUGS and (
+                p is None or p["action"] != "protect" or p.get("sa") != sa.name):
             return self.drop("esp_selector_mismatch")
-        if inner[8] <= 1:
+        if inner[8] <= 1 and "no-ttl-check" not in BUGS:
             return self.drop("ttl_exceeded")
         if "sa-count-all" not in BUGS:
             sa.packets += 1
@@ -241,11 +276,19 @@ class Gateway:
                 frame = bytes(frame)
                 port.st["rx_packets"] += 1
                 port.st["rx_bytes"] += len(frame)
-                if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[14] >> 4 != 4:
+                if len(frame) < 34:
                     self.drop("malformed")
                     continue
-                ip = frame[14:14 + struct.unpack("!H", frame[16:18])[0]]
-                (self.outbound if port.role == "protected" else self.inbound)(ip)
+                if frame[12:14] != b"\x08\x00":
+                    self.drop("malformed" if "not-ip-malformed" in BUGS else "not_ip")
+                    continue
+                tot = struct.unpack("!H", frame[16:18])[0]
+                ihl = (frame[14] & 0xf) * 4
+                if frame[14] >> 4 != 4 or ihl < 20 or tot < ihl or 14 + tot > len(frame):
+                    self.drop("malformed")
+                    continue
+                ip = frame[14:14 + tot]
+                (self.outbound if port.role == "protected" else self.inbound)(ip, frame[:14])
 
     def flush(self):
         from scapy.utils import PcapWriter
