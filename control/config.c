@@ -10,18 +10,24 @@
  * may rely on every field above it in its table: the key length needs the
  * algorithm, an SA's peer needs the peers section, a policy's sa needs its
  * action. "what" ends the sentence "expected ..." for a wrong node type and a
- * bad value alike, so the two read the same.
+ * bad value alike, so the two read the same. Rules about which keys were
+ * given together (aead or cipher+auth, sa with protect) live in the table's
+ * check(), which runs after the handlers.
  *
- * The first error wins and parsing stops. conf/README.md lists every message.
+ * The first error wins and parsing stops. A valid config may still carry
+ * warnings (conf->warnings). conf/README.md lists every message.
  *
- * Secrets: key and salt text is never formatted into a message. libyaml frees
- * its buffers and scalar copies without clearing them, so we wipe the ones we
- * can reach before it does; its intermediate reallocations are out of reach.
+ * Secrets: key, salt and nonce text is never formatted into a message, and
+ * neither is an unknown mapping key that looks like one (a flow-style typo
+ * such as "{ key 0x0011... }" makes the secret a key). libyaml frees its
+ * buffers and scalar copies without clearing them, so we wipe the ones we can
+ * reach before it does; its intermediate reallocations are out of reach.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -34,18 +40,33 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define FIELDS_MAX 16            /* keys in the largest mapping (policy) */
+#define FIELDS_MAX 16            /* keys in the largest mapping (SA) */
 #define PORTS_MAX 8
 #define LOAD_MAX (16u << 20)     /* a config file larger than this is a mistake */
 #define DEFAULT_CRYPTO_DEV "crypto_aesni_gcm0"
 #define DEFAULT_SOCKET "/run/latchgate/control.sock"
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+#define SECRET_RUN 8             /* hex digits in a row that may be key material */
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define PROTO_ICMP6 58
 
 #define WHAT_NAME "a name of 1..31 characters from A-Z a-z 0-9 _ . -"
 #define WHAT_ADDR "an IPv4 or IPv6 address"
+#define WHAT_ADDRS "an IPv4 or IPv6 address or a list of 1..4 of those"
+#define WHAT_ADDR4 "an IPv4 address like 192.0.2.1"
+#define WHAT_ADDR6 "an IPv6 address like 2001:db8::1"
 #define WHAT_PREFIX "an IPv4 or IPv6 prefix like 192.0.2.0/24"
+#define WHAT_PREFIX4 "an IPv4 prefix like 192.0.2.0/24"
+#define WHAT_PREFIX6 "an IPv6 prefix like 2001:db8::/32"
 #define WHAT_MAC "a unicast MAC address like 02:00:00:00:00:01"
 #define WHAT_PORTS "a port 0..65535, a range \"lo-hi\" or a list of 1..8 of those"
+#define WHAT_ICMP_TYPES "an ICMP type 0..255, a range \"lo-hi\" or a list of 1..8 of those"
+#define WHAT_ICMP_CODES "an ICMP code 0..255, a range \"lo-hi\" or a list of 1..8 of those"
+#define WHAT_4BYTES "4 bytes (0x and 8 hex digits)"
+#define WHAT_UDP_PORT "a UDP port 1..65535"
+#define WHY_ONE_SUITE "give aead, or cipher and auth"
 
 /* One table serves parsing and printing; index = enum value. */
 static const char *const role_names[] = {
@@ -57,19 +78,45 @@ static const char *const crypto_mode_names[] = {
 static const char *const dir_names[] = {
 	[LG_DIR_OUTBOUND] = "outbound", [LG_DIR_INBOUND] = "inbound",
 };
-static const char *const sa_mode_names[] = { [LG_SA_TUNNEL] = "tunnel" };
-static const char *const alg_names[] = {
-	[LG_ALG_AES128_GCM] = "aes-128-gcm", [LG_ALG_AES256_GCM] = "aes-256-gcm",
+static const char *const sa_mode_names[] = {
+	[LG_SA_TUNNEL] = "tunnel", [LG_SA_TRANSPORT] = "transport",
 };
-static const uint8_t alg_key_len[] = {
-	[LG_ALG_AES128_GCM] = 16, [LG_ALG_AES256_GCM] = 32,
+/* "aead:" accepts the GCM entries, "cipher:" the others (cipher_is_aead). */
+static const char *const cipher_names[] = {
+	[LG_CIPHER_NULL] = "null",
+	[LG_CIPHER_AES128_CBC] = "aes-128-cbc", [LG_CIPHER_AES256_CBC] = "aes-256-cbc",
+	[LG_CIPHER_AES128_CTR] = "aes-128-ctr",
+	[LG_CIPHER_AES128_GCM] = "aes-128-gcm", [LG_CIPHER_AES256_GCM] = "aes-256-gcm",
 };
-static_assert(ARRAY_SIZE(alg_key_len) == ARRAY_SIZE(alg_names), "one key length per algorithm");
+static const uint8_t cipher_key_len[] = {
+	[LG_CIPHER_NULL] = 0,
+	[LG_CIPHER_AES128_CBC] = 16, [LG_CIPHER_AES256_CBC] = 32,
+	[LG_CIPHER_AES128_CTR] = 16,  /* RFC 3686: the 4-byte nonce is separate */
+	[LG_CIPHER_AES128_GCM] = 16, [LG_CIPHER_AES256_GCM] = 32,
+};
+static_assert(ARRAY_SIZE(cipher_key_len) == ARRAY_SIZE(cipher_names), "one key length per cipher");
+/* LG_AUTH_AEAD is last: "auth:" parses the names before it. */
+static const char *const auth_names[] = {
+	[LG_AUTH_NULL] = "null", [LG_AUTH_HMAC_SHA1_96] = "hmac-sha1-96",
+	[LG_AUTH_HMAC_SHA256_128] = "hmac-sha256-128", [LG_AUTH_AEAD] = "aead",
+};
+static const uint8_t auth_key_len[] = {
+	[LG_AUTH_NULL] = 0, [LG_AUTH_HMAC_SHA1_96] = 20,       /* RFC 2404 */
+	[LG_AUTH_HMAC_SHA256_128] = 32, [LG_AUTH_AEAD] = 0,     /* RFC 4868 */
+};
+static_assert(ARRAY_SIZE(auth_key_len) == ARRAY_SIZE(auth_names), "one key length per auth");
+static_assert(LG_AUTH_AEAD + 1 == ARRAY_SIZE(auth_names), "aead is the last auth");
+static_assert(LG_KEY_MAX >= 32 && LG_AUTH_KEY_MAX >= 32, "key buffers hold the longest key");
+static const char *const df_names[] = {
+	[LG_DF_COPY] = "copy", [LG_DF_SET] = "set", [LG_DF_CLEAR] = "clear",
+};
+static const char *const encap_names[] = { "udp" };
 static const char *const action_names[] = {
 	[LG_ACT_PROTECT] = "protect", [LG_ACT_BYPASS] = "bypass", [LG_ACT_DISCARD] = "discard",
 };
 static const struct { const char *name; uint8_t num; } proto_names[] = {
-	{ "any", 0 }, { "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "esp", 50 }, { "icmp6", 58 },
+	{ "any", 0 }, { "icmp", PROTO_ICMP }, { "tcp", PROTO_TCP }, { "udp", PROTO_UDP },
+	{ "esp", 50 }, { "icmp6", PROTO_ICMP6 },
 };
 
 /* Parse context: one per lg_config_parse() call. */
@@ -162,6 +209,31 @@ static int oom(struct pc *pc)
 {
 	say(pc->err, pc->errlen, "%s: out of memory", pc->file);
 	return -1;
+}
+
+/* Appends "FILE:L:C: warning: <why>" to conf->warnings; -1 only if out of memory. */
+static __attribute__((format(printf, 3, 4)))
+int warn(struct pc *pc, const yaml_node_t *n, const char *fmt, ...)
+{
+	struct lg_conf *c = pc->conf;
+	struct lg_where w = where(n);
+	char why[LG_ERR_MAX], line[LG_ERR_MAX];
+	char **more;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	say(line, sizeof(line), "%s:%u:%u: warning: %s", pc->file, w.line, w.col, why);
+	more = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*more));
+	if (more == NULL)
+		return oom(pc);
+	c->warnings = more;
+	c->warnings[c->nwarnings] = strdup(line);
+	if (c->warnings[c->nwarnings] == NULL)
+		return oom(pc);
+	c->nwarnings++;
+	return 0;
 }
 
 /* ---- scalars ----------------------------------------------------------- */
@@ -346,11 +418,32 @@ static bool addr_parse(const char *s, struct lg_addr *a)
 	return a->af != LG_AF_NONE;
 }
 
+/*
+ * Which family the first n characters were meant to be, for a precise
+ * message: a ':' can only be IPv6, digits and dots only IPv4.
+ */
+static enum lg_af family_meant(const char *s, size_t n)
+{
+	size_t digits = 0;
+
+	if (s == NULL)
+		return LG_AF_NONE;
+	if (memchr(s, ':', n) != NULL)
+		return LG_AF_INET6;
+	while (digits < n && (isdigit((unsigned char)s[digits]) || s[digits] == '.'))
+		digits++;
+	return n > 0 && digits == n ? LG_AF_INET : LG_AF_NONE;
+}
+
 static int addr(struct pc *pc, const struct field *f, const yaml_node_t *v, struct lg_addr *a)
 {
 	const char *s = scalar(v);
+	enum lg_af meant = family_meant(s, s != NULL ? strlen(s) : 0);
 
-	return s != NULL && addr_parse(s, a) ? 0 : expect(pc, v, f);
+	if (s != NULL && addr_parse(s, a))
+		return 0;
+	return fail(pc, v, f->key, "expected %s", meant == LG_AF_INET6 ? WHAT_ADDR6 :
+		    meant == LG_AF_INET ? WHAT_ADDR4 : f->what);
 }
 
 static const char *af_name(uint8_t af)
@@ -386,6 +479,7 @@ static int prefix(struct pc *pc, const struct field *f, const yaml_node_t *v, st
 {
 	const char *s = scalar(v), *slash;
 	char a[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
+	enum lg_af meant;
 	uint32_t len, max;
 	size_t alen;
 
@@ -393,16 +487,18 @@ static int prefix(struct pc *pc, const struct field *f, const yaml_node_t *v, st
 		return expect(pc, v, f);
 	slash = strchr(s, '/');
 	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (alen >= sizeof(a))
-		return expect(pc, v, f);
-	memcpy(a, s, alen);
-	a[alen] = '\0';
-	if (!addr_parse(a, &p->addr))
-		return expect(pc, v, f);
+	meant = family_meant(s, alen);
+	a[0] = '\0';
+	if (alen < sizeof(a)) {
+		memcpy(a, s, alen);
+		a[alen] = '\0';
+	}
+	if (alen >= sizeof(a) || !addr_parse(a, &p->addr))
+		return fail(pc, v, f->key, "expected %s", meant == LG_AF_INET6 ? WHAT_PREFIX6 :
+			    meant == LG_AF_INET ? WHAT_PREFIX4 : f->what);
 	max = len = p->addr.af == LG_AF_INET ? 32 : 128;
-	if (slash != NULL && !prefix_len(slash + 1, &len))
-		return expect(pc, v, f);
-	if (len > max)
+	/* The address is good, so a bad length is the only thing to fix. */
+	if ((slash != NULL && !prefix_len(slash + 1, &len)) || len > max)
 		return fail(pc, v, f->key, "expected a prefix length 0..%u for %s",
 			    max, af_name(p->addr.af));
 	p->len = (uint8_t)len;
@@ -446,6 +542,16 @@ static const struct pair *given(const struct table *t, const struct pair *seen, 
 	return i < t->nfields && seen[i].v != NULL ? &seen[i] : NULL;
 }
 
+/* A run of SECRET_RUN hex digits: a salt's worth, the shortest secret we read. */
+static bool secretish(const char *s)
+{
+	size_t run = 0;
+
+	for (; *s != '\0' && run < SECRET_RUN; s++)
+		run = isxdigit((unsigned char)*s) ? run + 1 : 0;
+	return run >= SECRET_RUN;
+}
+
 /* Sorts the mapping's pairs into seen[] by table index. */
 static int collect(struct pc *pc, const char *ctx, const yaml_node_t *map,
 		   const struct table *t, struct pair *seen)
@@ -460,6 +566,9 @@ static int collect(struct pc *pc, const char *ctx, const yaml_node_t *map,
 		if (key == NULL && k->type != YAML_SCALAR_NODE)
 			return fail(pc, k, ctx, "expected scalar keys");
 		i = key != NULL ? lookup(t, key) : t->nfields;
+		if (i == t->nfields && secretish((const char *)k->data.scalar.value))
+			return fail(pc, k, "(not shown)",
+				    "unknown key (it looks like key material)");
 		if (i == t->nfields)
 			return fail(pc, k, (const char *)k->data.scalar.value, "unknown key");
 		if (seen[i].k != NULL)
@@ -613,8 +722,26 @@ static int port_device(struct pc *pc, const struct field *f, const yaml_node_t *
 static int port_address(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_port *p = obj;
+	bool list = v->type == YAML_SEQUENCE_NODE;
+	size_t n = list ? count(v) : 1;
+	char buf[INET6_ADDRSTRLEN];
 
-	return addr(pc, f, v, &p->address);
+	if (v->type == YAML_MAPPING_NODE || n < 1 || n > LG_PORT_ADDR_MAX)
+		return expect(pc, v, f);
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *a = list ? item(pc, v, i) : v;
+
+		if (addr(pc, f, a, &p->address[i]) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(&p->address[j], &p->address[i], sizeof(p->address[i])) == 0)
+				return fail(pc, a, f->key,
+					    "duplicate address %s (first at line %u)",
+					    lg_addr_format(&p->address[i], buf, sizeof(buf)),
+					    where(item(pc, v, j)).line);
+	}
+	p->naddress = (uint8_t)n;
+	return 0;
 }
 
 static int port_mac(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
@@ -629,7 +756,7 @@ static const struct field port_fields[] = {
 	{ "name", port_name, true, WHAT_NAME },
 	{ "role", port_role, true, "protected or unprotected" },
 	{ "device", port_device, true, "a device string of 1..255 characters" },
-	{ "address", port_address, true, WHAT_ADDR },
+	{ "address", port_address, true, WHAT_ADDRS },
 	{ "mac", port_mac, false, WHAT_MAC },
 };
 static const struct table port_table = {
@@ -722,27 +849,44 @@ static const struct table peer_table = {
 
 /* ---- SAs --------------------------------------------------------------- */
 
-static int aead_algorithm(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+static bool cipher_is_aead(int c)
 {
-	struct lg_conf_sa *sa = obj;
-	int k = keyword(pc, f, v, alg_names, ARRAY_SIZE(alg_names));
-
-	if (k < 0)
-		return -1;
-	sa->alg = (enum lg_alg)k;
-	return 0;
+	return c == LG_CIPHER_AES128_GCM || c == LG_CIPHER_AES256_GCM;
 }
 
 /* The message names the length wanted, never the text given. */
+static int key_bytes(struct pc *pc, const struct field *f, const yaml_node_t *v,
+		     uint8_t *dst, unsigned n, const char *alg)
+{
+	if (!secret(v, dst, n))
+		return fail(pc, v, f->key, "expected %u bytes (0x and %u hex digits) for %s",
+			    n, 2 * n, alg);
+	return 0;
+}
+
+/* aead: { algorithm, key, salt }, RFC 4106 */
+
+static int aead_algorithm(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, cipher_names, ARRAY_SIZE(cipher_names));
+
+	if (k < 0)
+		return -1;
+	if (!cipher_is_aead(k))
+		return expect(pc, v, f);
+	sa->cipher = (enum lg_cipher)k;
+	return 0;
+}
+
 static int aead_key(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_sa *sa = obj;
-	unsigned n = alg_key_len[sa->alg];
+	unsigned n = cipher_key_len[sa->cipher];
 
-	if (!secret(v, sa->key, n))
-		return fail(pc, v, f->key, "expected %u bytes (0x and %u hex digits) for %s",
-			    n, 2 * n, lg_alg_name(sa->alg));
-	sa->key_len = (uint8_t)n;
+	if (key_bytes(pc, f, v, sa->cipher_key, n, lg_cipher_name(sa->cipher)) != 0)
+		return -1;
+	sa->cipher_key_len = (uint8_t)n;
 	return 0;
 }
 
@@ -756,10 +900,215 @@ static int aead_salt(struct pc *pc, const struct field *f, const yaml_node_t *v,
 /* Order matters: key reads the algorithm. */
 static const struct field aead_fields[] = {
 	{ "algorithm", aead_algorithm, true, "aes-128-gcm or aes-256-gcm" },
-	{ "key", aead_key, true, "16 or 32 bytes of hex" },  /* aead_key() says which */
-	{ "salt", aead_salt, true, "4 bytes (0x and 8 hex digits)" },
+	{ "key", aead_key, true, "16 or 32 bytes of hex" },  /* key_bytes() says which */
+	{ "salt", aead_salt, true, WHAT_4BYTES },
 };
 static const struct table aead_table = { TABLE(aead_fields) };
+
+/* cipher: { algorithm, key, nonce } */
+
+static int cipher_algorithm(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, cipher_names, ARRAY_SIZE(cipher_names));
+
+	if (k < 0)
+		return -1;
+	if (cipher_is_aead(k))
+		return expect(pc, v, f);
+	sa->cipher = (enum lg_cipher)k;
+	return 0;
+}
+
+static int cipher_key(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	unsigned n = cipher_key_len[sa->cipher];
+
+	if (n == 0)
+		return fail(pc, v, f->key, "not allowed with algorithm %s",
+			    lg_cipher_name(sa->cipher));
+	if (key_bytes(pc, f, v, sa->cipher_key, n, lg_cipher_name(sa->cipher)) != 0)
+		return -1;
+	sa->cipher_key_len = (uint8_t)n;
+	return 0;
+}
+
+/* RFC 3686 §4: the nonce is per SA, from the key exchange, like GCM's salt. */
+static int cipher_nonce(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	if (sa->cipher != LG_CIPHER_AES128_CTR)
+		return fail(pc, v, f->key, "only allowed with aes-128-ctr (RFC 3686)");
+	return secret(v, sa->salt, LG_SALT_LEN) ? 0 : expect(pc, v, f);
+}
+
+static int cipher_check(struct pc *pc, const struct table *t, const struct pair *seen,
+			const yaml_node_t *map, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (cipher_key_len[sa->cipher] != 0 && given(t, seen, "key") == NULL)
+		return fail(pc, map, "key", "missing required key for %s",
+			    lg_cipher_name(sa->cipher));
+	if (sa->cipher == LG_CIPHER_AES128_CTR && given(t, seen, "nonce") == NULL)
+		return fail(pc, map, "nonce", "missing required key for %s (RFC 3686)",
+			    lg_cipher_name(sa->cipher));
+	return 0;
+}
+
+/* Order matters: key and nonce read the algorithm. */
+static const struct field cipher_fields[] = {
+	{ "algorithm", cipher_algorithm, true,
+	  "aes-128-cbc, aes-256-cbc, aes-128-ctr or null (GCM goes under aead)" },
+	{ "key", cipher_key, false, "16 or 32 bytes of hex" },  /* key_bytes() says which */
+	{ "nonce", cipher_nonce, false, WHAT_4BYTES },
+};
+static const struct table cipher_table = { TABLE(cipher_fields), .check = cipher_check };
+
+/* auth: { algorithm, key } */
+
+static int auth_algorithm(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k = keyword(pc, f, v, auth_names, LG_AUTH_AEAD);
+
+	if (k < 0)
+		return -1;
+	sa->auth = (enum lg_auth)k;
+	return 0;
+}
+
+static int auth_key(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	unsigned n = auth_key_len[sa->auth];
+
+	if (n == 0)
+		return fail(pc, v, f->key, "not allowed with algorithm %s", lg_auth_name(sa->auth));
+	if (key_bytes(pc, f, v, sa->auth_key, n, lg_auth_name(sa->auth)) != 0)
+		return -1;
+	sa->auth_key_len = (uint8_t)n;
+	return 0;
+}
+
+static int auth_check(struct pc *pc, const struct table *t, const struct pair *seen,
+		      const yaml_node_t *map, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (auth_key_len[sa->auth] != 0 && given(t, seen, "key") == NULL)
+		return fail(pc, map, "key", "missing required key for %s", lg_auth_name(sa->auth));
+	return 0;
+}
+
+/* Order matters: key reads the algorithm. */
+static const struct field auth_fields[] = {
+	{ "algorithm", auth_algorithm, true, "hmac-sha256-128, hmac-sha1-96 or null" },
+	{ "key", auth_key, false, "20 or 32 bytes of hex" },  /* key_bytes() says which */
+};
+static const struct table auth_table = { TABLE(auth_fields), .check = auth_check };
+
+/* encap: { type, sport, dport }, UDP encapsulation for NAT traversal, RFC 3948 */
+
+static int encap_type(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	if (keyword(pc, f, v, encap_names, ARRAY_SIZE(encap_names)) < 0)
+		return -1;
+	sa->encap_udp = true;
+	return 0;
+}
+
+static int udp_port(struct pc *pc, const struct field *f, const yaml_node_t *v, uint16_t *port)
+{
+	uint32_t n;
+
+	if (integer(pc, f, v, UINT16_MAX, &n) != 0)
+		return -1;
+	if (n == 0)
+		return expect(pc, v, f);
+	*port = (uint16_t)n;
+	return 0;
+}
+
+static int encap_sport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	return udp_port(pc, f, v, &sa->encap_sport);
+}
+
+static int encap_dport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+
+	return udp_port(pc, f, v, &sa->encap_dport);
+}
+
+static const struct field encap_fields[] = {
+	{ "type", encap_type, true, "udp (RFC 3948)" },
+	{ "sport", encap_sport, false, WHAT_UDP_PORT },
+	{ "dport", encap_dport, false, WHAT_UDP_PORT },
+};
+static const struct table encap_table = { TABLE(encap_fields) };
+
+/* outer: { df, dscp, ttl }, the tunnel header, RFC 4301 §5.1.2 and §8.1 */
+
+/* An IPv6 header has no DF bit: accepting one would promise what we cannot do. */
+static int outer_df(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	int k;
+
+	if (sa->local.af != LG_AF_INET)
+		return fail(pc, v, f->key, "only allowed with an IPv4 tunnel (IPv6 has no DF bit)");
+	k = keyword(pc, f, v, df_names, ARRAY_SIZE(df_names));
+	if (k < 0)
+		return -1;
+	sa->df = (enum lg_df)k;
+	return 0;
+}
+
+static int outer_dscp(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	const char *s = scalar(v);
+	uint32_t n;
+
+	if (s != NULL && strcmp(s, "copy") == 0) {
+		sa->dscp = -1;
+		return 0;
+	}
+	if (integer(pc, f, v, 63, &n) != 0)
+		return -1;
+	sa->dscp = (int16_t)n;
+	return 0;
+}
+
+static int outer_ttl(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	uint32_t n;
+
+	if (integer(pc, f, v, UINT8_MAX, &n) != 0)
+		return -1;
+	if (n == 0)
+		return expect(pc, v, f);
+	sa->ttl = (uint8_t)n;
+	return 0;
+}
+
+static const struct field outer_fields[] = {
+	{ "df", outer_df, false, "copy, set or clear" },
+	{ "dscp", outer_dscp, false, "copy or 0..63" },
+	{ "ttl", outer_ttl, false, "1..255" },
+};
+static const struct table outer_table = { TABLE(outer_fields) };
+
+/* The SA itself */
 
 static int sa_name(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
@@ -839,7 +1188,7 @@ static int sa_local(struct pc *pc, const struct field *f, const yaml_node_t *v, 
 	return addr(pc, f, v, &sa->local);
 }
 
-/* One outer header family per tunnel. */
+/* One outer header family per SA. */
 static int sa_remote(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_sa *sa = obj;
@@ -854,7 +1203,30 @@ static int sa_remote(struct pc *pc, const struct field *f, const yaml_node_t *v,
 
 static int sa_aead(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
-	return sub(pc, f, v, &aead_table, obj);
+	struct lg_conf_sa *sa = obj;
+
+	if (sub(pc, f, v, &aead_table, obj) != 0)
+		return -1;
+	sa->auth = LG_AUTH_AEAD;  /* cipher and auth, parsed next, read this */
+	return 0;
+}
+
+static int sa_cipher(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (sa->auth == LG_AUTH_AEAD)
+		return fail(pc, v, f->key, "not allowed with aead (" WHY_ONE_SUITE ")");
+	return sub(pc, f, v, &cipher_table, obj);
+}
+
+static int sa_auth(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (sa->auth == LG_AUTH_AEAD)
+		return fail(pc, v, f->key, "not allowed with aead (" WHY_ONE_SUITE ")");
+	return sub(pc, f, v, &auth_table, obj);
 }
 
 static int sa_replay_window(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
@@ -873,25 +1245,98 @@ static int sa_esn(struct pc *pc, const struct field *f, const yaml_node_t *v, vo
 	return boolean(pc, f, v, &sa->esn);
 }
 
-/* Order matters: spi reads direction, remote reads local. */
+/*
+ * Tunnel only: transport-mode NAT-T would need the incremental TCP/UDP
+ * checksum fix-up of RFC 3948 §3.1.2, which the dataplane does not do.
+ */
+static int sa_encap(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (sa->mode != LG_SA_TUNNEL)
+		return fail(pc, v, f->key, "only allowed with mode tunnel");
+	return sub(pc, f, v, &encap_table, obj);
+}
+
+/* A transport SA has no outer header: it keeps the packet's own. */
+static int sa_outer(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	const struct lg_conf_sa *sa = obj;
+
+	if (sa->mode != LG_SA_TUNNEL)
+		return fail(pc, v, f->key, "only allowed with mode tunnel");
+	return sub(pc, f, v, &outer_table, obj);
+}
+
+/*
+ * Exactly one suite: aead, or cipher with auth. RFC 4303 §3.2 forbids NULL
+ * encryption with NULL integrity. Encryption without integrity, which §3.2
+ * allows, is accepted with a warning (interoperability with old peers and
+ * the RFC 3602 test vectors): it has no anti-replay (§3.4.3) and active
+ * attacks on it succeed.
+ */
+static int sa_check(struct pc *pc, const struct table *t, const struct pair *seen,
+		    const yaml_node_t *map, void *obj)
+{
+	struct lg_conf_sa *sa = obj;
+	const struct pair *auth = given(t, seen, "auth");
+	bool cipher = given(t, seen, "cipher") != NULL;
+
+	if (given(t, seen, "aead") == NULL) {
+		if (!cipher && auth == NULL)
+			return fail(pc, map, "aead", "missing required key (or cipher and auth)");
+		if (auth == NULL)
+			return fail(pc, map, "auth", "missing required key with cipher");
+		if (!cipher)
+			return fail(pc, map, "cipher", "missing required key with auth");
+		if (sa->auth == LG_AUTH_NULL && sa->cipher == LG_CIPHER_NULL)
+			return fail(pc, auth->v, "auth", "NULL encryption with NULL integrity"
+				    " is refused (RFC 4303 §3.2)");
+		if (sa->auth == LG_AUTH_NULL) {
+			const struct pair *rw = given(t, seen, "replay_window");
+
+			if (rw != NULL && sa->replay_window != 0)
+				return fail(pc, rw->v, "replay_window", "expected 0 with auth null"
+					    " (anti-replay needs integrity, RFC 4303 §3.4.3)");
+			sa->replay_window = 0;
+			if (warn(pc, auth->v, "SA '%s' has no integrity (auth null): no anti-replay,"
+				 " open to active attacks (RFC 4303 §3.2)", sa->name) != 0)
+				return -1;
+		}
+	}
+	/* A tunnel's first policy may change this (policy_family()). */
+	sa->inner_af = sa->local.af;
+	return 0;
+}
+
+/*
+ * Order matters: spi reads direction, remote reads local, cipher and auth
+ * read aead, encap and outer read mode, df reads local.
+ */
 static const struct field sa_fields[] = {
 	{ "name", sa_name, true, WHAT_NAME },
 	{ "direction", sa_direction, true, "outbound or inbound" },
 	{ "spi", sa_spi, true,
 	  "an SPI 256..0xffffffff, decimal or 0x hex (0 and 1..255 are reserved, RFC 4303 2.1)" },
 	{ "peer", sa_peer, true, "a peer name" },
-	{ "mode", sa_mode, false, "tunnel (transport is not supported yet)" },
+	{ "mode", sa_mode, false, "tunnel or transport" },
 	{ "local", sa_local, true, WHAT_ADDR },
 	{ "remote", sa_remote, true, WHAT_ADDR },
-	{ "aead", sa_aead, true, "a mapping" },
+	{ "aead", sa_aead, false, "a mapping" },
+	{ "cipher", sa_cipher, false, "a mapping" },
+	{ "auth", sa_auth, false, "a mapping" },
 	{ "replay_window", sa_replay_window, false, "0 (off) or 32..4096" },
 	{ "esn", sa_esn, false, "true or false" },
+	{ "encap", sa_encap, false, "a mapping" },
+	{ "outer", sa_outer, false, "a mapping" },
 };
 static const struct lg_conf_sa sa_defaults = {
 	.mode = LG_SA_TUNNEL, .replay_window = 1024, .esn = false,
+	.encap_sport = 4500, .encap_dport = 4500,     /* RFC 3948 §2 */
+	.df = LG_DF_COPY, .dscp = -1, .ttl = 64,
 };
 static const struct table sa_table = {
-	TABLE(sa_fields), .size = sizeof(struct lg_conf_sa),
+	TABLE(sa_fields), .check = sa_check, .size = sizeof(struct lg_conf_sa),
 	.at_off = offsetof(struct lg_conf_sa, at), .defaults = &sa_defaults,
 };
 
@@ -930,7 +1375,10 @@ static int policy_src(struct pc *pc, const struct field *f, const yaml_node_t *v
 {
 	struct lg_conf_policy *p = obj;
 
-	return prefix(pc, f, v, &p->src);
+	if (prefix(pc, f, v, &p->src) != 0)
+		return -1;
+	p->af = p->src.addr.af;
+	return 0;
 }
 
 /* A selector matches one IP version; mixed families would match nothing. */
@@ -943,29 +1391,36 @@ static int policy_dst(struct pc *pc, const struct field *f, const yaml_node_t *v
 	if (p->src.addr.af != LG_AF_NONE && p->src.addr.af != p->dst.addr.af)
 		return fail(pc, v, f->key, "expected an %s prefix (same family as src)",
 			    af_name(p->src.addr.af));
+	p->af = p->dst.addr.af;
 	return 0;
 }
 
+/* ICMP is IPv4's, ICMPv6 is IPv6's (RFC 4443): the other pairing matches nothing. */
 static int policy_proto(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_policy *p = obj;
 	const char *s = scalar(v);
 	uint32_t n;
+	size_t i;
 
-	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(proto_names); i++) {
-		if (strcmp(s, proto_names[i].name) == 0) {
-			p->proto = proto_names[i].num;
-			return 0;
-		}
-	}
-	if (integer(pc, f, v, UINT8_MAX, &n) != 0)
+	for (i = 0; s != NULL && i < ARRAY_SIZE(proto_names); i++)
+		if (strcmp(s, proto_names[i].name) == 0)
+			break;
+	if (s != NULL && i < ARRAY_SIZE(proto_names))
+		n = proto_names[i].num;
+	else if (integer(pc, f, v, UINT8_MAX, &n) != 0)
 		return -1;
 	p->proto = (uint8_t)n;
+	if (p->proto == PROTO_ICMP && p->af == LG_AF_INET6)
+		return fail(pc, v, f->key, "expected icmp6 for IPv6 selectors (icmp is ICMPv4)");
+	if (p->proto == PROTO_ICMP6 && p->af == LG_AF_INET)
+		return fail(pc, v, f->key, "expected icmp for IPv4 selectors (icmp6 is ICMPv6)");
 	return 0;
 }
 
-/* "80" or "1024-65535". */
-static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, struct lg_range *r)
+/* "80" or "1024-65535"; values 0..max. */
+static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, uint32_t max,
+		 struct lg_range *r)
 {
 	const char *s = scalar(v), *dash = s != NULL ? strchr(s, '-') : NULL;
 	char lo[8];
@@ -974,7 +1429,7 @@ static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, str
 	if (s == NULL)
 		return expect(pc, v, f);
 	if (dash == NULL) {
-		if (!number(s, UINT16_MAX, &a))
+		if (!number(s, max, &a))
 			return expect(pc, v, f);
 		r->lo = r->hi = (uint16_t)a;
 		return 0;
@@ -983,7 +1438,7 @@ static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, str
 		return expect(pc, v, f);
 	memcpy(lo, s, (size_t)(dash - s));
 	lo[dash - s] = '\0';
-	if (!number(lo, UINT16_MAX, &a) || !number(dash + 1, UINT16_MAX, &b))
+	if (!number(lo, max, &a) || !number(dash + 1, max, &b))
 		return expect(pc, v, f);
 	if (a > b)
 		return fail(pc, v, f->key, "expected a range with lo <= hi");
@@ -992,35 +1447,70 @@ static int range(struct pc *pc, const struct field *f, const yaml_node_t *v, str
 	return 0;
 }
 
-/* Only TCP and UDP have the ports the dataplane classifies on. */
-static int ranges(struct pc *pc, const struct field *f, const yaml_node_t *v,
-		  uint8_t proto, struct lg_range *r, uint8_t *n)
+/* One range or a list of 1..LG_RANGES_MAX. */
+static int ranges(struct pc *pc, const struct field *f, const yaml_node_t *v, uint32_t max,
+		  struct lg_range *r, uint8_t *n)
 {
 	size_t cnt = v->type == YAML_SEQUENCE_NODE ? count(v) : 1;
 
-	if (proto != 6 && proto != 17)
-		return fail(pc, v, f->key, "only allowed with proto tcp or udp");
 	if (v->type == YAML_SEQUENCE_NODE && (cnt < 1 || cnt > LG_RANGES_MAX))
 		return expect(pc, v, f);
-	for (size_t i = 0; i < cnt; i++)
-		if (range(pc, f, v->type == YAML_SEQUENCE_NODE ? item(pc, v, i) : v, &r[i]) != 0)
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *one = v->type == YAML_SEQUENCE_NODE ? item(pc, v, i) : v;
+
+		if (range(pc, f, one, max, &r[i]) != 0)
 			return -1;
+	}
 	*n = (uint8_t)cnt;
 	return 0;
 }
 
+static bool has_ports(uint8_t proto)
+{
+	return proto == PROTO_TCP || proto == PROTO_UDP;
+}
+
+static bool is_icmp(uint8_t proto)
+{
+	return proto == PROTO_ICMP || proto == PROTO_ICMP6;
+}
+
+/* Only TCP and UDP have the ports the dataplane classifies on. */
 static int policy_sport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_policy *p = obj;
 
-	return ranges(pc, f, v, p->proto, p->sport, &p->nsport);
+	if (!has_ports(p->proto))
+		return fail(pc, v, f->key, "only allowed with proto tcp or udp");
+	return ranges(pc, f, v, UINT16_MAX, p->sport, &p->nsport);
 }
 
 static int policy_dport(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf_policy *p = obj;
 
-	return ranges(pc, f, v, p->proto, p->dport, &p->ndport);
+	if (!has_ports(p->proto))
+		return fail(pc, v, f->key, "only allowed with proto tcp or udp");
+	return ranges(pc, f, v, UINT16_MAX, p->dport, &p->ndport);
+}
+
+/* ICMP type and code sit where ports are (RFC 4301 §4.4.1.1), so they share the arrays. */
+static int policy_icmp_type(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	if (!is_icmp(p->proto))
+		return fail(pc, v, f->key, "only allowed with proto icmp or icmp6");
+	return ranges(pc, f, v, UINT8_MAX, p->sport, &p->nsport);
+}
+
+static int policy_icmp_code(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_policy *p = obj;
+
+	if (!is_icmp(p->proto))
+		return fail(pc, v, f->key, "only allowed with proto icmp or icmp6");
+	return ranges(pc, f, v, UINT8_MAX, p->dport, &p->ndport);
 }
 
 static int policy_action(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
@@ -1055,17 +1545,138 @@ static int policy_sa(struct pc *pc, const struct field *f, const yaml_node_t *v,
 	return 0;
 }
 
+static bool is_host(const struct lg_prefix *p, const struct lg_addr *a)
+{
+	return p->addr.af == a->af && p->len == (a->af == LG_AF_INET ? 32 : 128) &&
+	       memcmp(p->addr.b, a->b, sizeof(a->b)) == 0;
+}
+
+/*
+ * Transport mode carries the packet's own header, so it only fits traffic
+ * between the SA's two hosts (RFC 4301 §4.1). Anything wider is forwarded
+ * traffic: legal to write, but almost certainly a mistake, hence a warning.
+ */
+static int policy_transport(struct pc *pc, const struct lg_conf_policy *p,
+			    const struct lg_conf_sa *sa, const yaml_node_t *v)
+{
+	bool out = p->dir == LG_DIR_OUTBOUND;
+
+	if (p->af != sa->local.af)
+		return fail(pc, v, "sa",
+			    "expected an SA for %s traffic (transport-mode SA '%s' is %s)",
+			    af_name(p->af), sa->name, af_name(sa->local.af));
+	if (is_host(&p->src, out ? &sa->local : &sa->remote) &&
+	    is_host(&p->dst, out ? &sa->remote : &sa->local))
+		return 0;
+	return warn(pc, v, "transport-mode SA '%s' would protect forwarded traffic (policy '%s');"
+		    " RFC 4301 §4.1 requires tunnel mode when an end is a gateway",
+		    sa->name, p->name);
+}
+
+/*
+ * A tunnel SA carries one inner family, the one of the policies that use it:
+ * the first such policy sets sa->inner_af, the others must agree.
+ */
+static int policy_family(struct pc *pc, const struct lg_conf_policy *p, const yaml_node_t *v)
+{
+	const struct lg_conf *c = pc->conf;
+	struct lg_conf_sa *sa = &c->sas[p->sa];
+
+	if (sa->mode == LG_SA_TRANSPORT)
+		return policy_transport(pc, p, sa, v);
+	for (uint32_t i = 0; i < c->npolicies; i++) {
+		const struct lg_conf_policy *q = &c->policies[i];
+
+		if (q->action != LG_ACT_PROTECT || q->sa != p->sa)
+			continue;
+		if (q->af == p->af)
+			return 0;
+		return fail(pc, v, "sa", "SA '%s' already carries %s traffic for policy '%s'"
+			    " (line %u); policy '%s' is %s (a tunnel SA carries one inner family)",
+			    sa->name, af_name(q->af), q->name, q->at.line, p->name, af_name(p->af));
+	}
+	sa->inner_af = p->af;
+	return 0;
+}
+
+static bool prefixes_overlap(const struct lg_prefix *a, const struct lg_prefix *b)
+{
+	struct lg_addr x = a->addr, y = b->addr;
+	unsigned len = a->len < b->len ? a->len : b->len;
+
+	if (a->addr.af == LG_AF_NONE || b->addr.af == LG_AF_NONE)
+		return true;
+	host_clear(&x, len);
+	host_clear(&y, len);
+	return x.af == y.af && memcmp(x.b, y.b, sizeof(x.b)) == 0;
+}
+
+/* No ranges means any port (or type, or code). */
+static bool ranges_overlap(const struct lg_range *a, uint8_t na, const struct lg_range *b,
+			   uint8_t nb)
+{
+	if (na == 0 || nb == 0)
+		return true;
+	for (uint8_t i = 0; i < na; i++)
+		for (uint8_t j = 0; j < nb; j++)
+			if (a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
+				return true;
+	return false;
+}
+
+/*
+ * Whether one packet could match both. Ranges are compared only when the
+ * protocols are equal, so ports meet ports and ICMP types meet types; a
+ * protocol of any has no ranges, hence overlaps everything.
+ */
+static bool policies_overlap(const struct lg_conf_policy *a, const struct lg_conf_policy *b)
+{
+	return (a->af == LG_AF_NONE || b->af == LG_AF_NONE || a->af == b->af) &&
+	       prefixes_overlap(&a->src, &b->src) && prefixes_overlap(&a->dst, &b->dst) &&
+	       (a->proto == 0 || b->proto == 0 || a->proto == b->proto) &&
+	       ranges_overlap(a->sport, a->nsport, b->sport, b->nsport) &&
+	       ranges_overlap(a->dport, a->ndport, b->dport, b->ndport);
+}
+
+/*
+ * RFC 4301 §4.4.1: the SPD is ordered and the first match wins. Equal
+ * priorities would leave the order of overlapping policies to file order,
+ * which a reordering edit changes silently: refuse them.
+ */
+static int policy_order(struct pc *pc, const struct lg_conf_policy *p, const yaml_node_t *v)
+{
+	const struct lg_conf *c = pc->conf;
+
+	for (uint32_t i = 0; i < c->npolicies; i++) {
+		const struct lg_conf_policy *q = &c->policies[i];
+
+		if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q))
+			return fail(pc, v, "priority", "policy '%s' overlaps policy '%s' (line %u)"
+				    " at equal priority %u; the SPD must have a deterministic order"
+				    " (RFC 4301 §4.4.1)",
+				    p->name, q->name, q->at.line, p->priority);
+	}
+	return 0;
+}
+
 static int policy_check(struct pc *pc, const struct table *t, const struct pair *seen,
 			const yaml_node_t *map, void *obj)
 {
 	const struct lg_conf_policy *p = obj;
 
-	if (p->action == LG_ACT_PROTECT && given(t, seen, "sa") == NULL)
-		return fail(pc, map, "sa", "missing required key for action protect");
-	return 0;
+	if (p->action == LG_ACT_PROTECT) {
+		if (given(t, seen, "sa") == NULL)
+			return fail(pc, map, "sa", "missing required key for action protect");
+		if (p->af == LG_AF_NONE)
+			return fail(pc, map, "src", "expected src or dst with action protect"
+				    " (they give the family of the protected traffic)");
+		if (policy_family(pc, p, given(t, seen, "sa")->v) != 0)
+			return -1;
+	}
+	return policy_order(pc, p, given(t, seen, "priority")->v);
 }
 
-/* Order matters: dst reads src, the ports read proto, sa reads action. */
+/* Order matters: dst reads src, proto reads both, the ranges read proto, sa reads action. */
 static const struct field policy_fields[] = {
 	{ "name", policy_name, true, WHAT_NAME },
 	{ "direction", policy_direction, true, "outbound or inbound" },
@@ -1075,6 +1686,8 @@ static const struct field policy_fields[] = {
 	{ "proto", policy_proto, false, "any, tcp, udp, icmp, icmp6, esp or 0..255" },
 	{ "sport", policy_sport, false, WHAT_PORTS },
 	{ "dport", policy_dport, false, WHAT_PORTS },
+	{ "icmp_type", policy_icmp_type, false, WHAT_ICMP_TYPES },
+	{ "icmp_code", policy_icmp_code, false, WHAT_ICMP_CODES },
 	{ "action", policy_action, true, "protect, bypass or discard" },
 	{ "sa", policy_sa, false, "an SA name" },
 };
@@ -1452,8 +2065,12 @@ void lg_config_free(struct lg_conf *conf)
 {
 	if (conf == NULL)
 		return;
+	/* cipher_key, auth_key and salt (or nonce) of every SA */
 	if (conf->sas != NULL)
 		explicit_bzero(conf->sas, conf->nsas * sizeof(*conf->sas));
+	for (uint32_t i = 0; i < conf->nwarnings; i++)
+		free(conf->warnings[i]);
+	free(conf->warnings);
 	for (uint32_t i = 0; i < conf->neal; i++)
 		free(conf->eal[i]);
 	free(conf->eal);
@@ -1471,9 +2088,29 @@ static const char *name_of(const char *const *names, size_t n, unsigned i)
 	return i < n && names[i] != NULL ? names[i] : "unknown";
 }
 
-const char *lg_alg_name(enum lg_alg alg)
+const char *lg_cipher_name(enum lg_cipher c)
 {
-	return name_of(alg_names, ARRAY_SIZE(alg_names), (unsigned)alg);
+	return name_of(cipher_names, ARRAY_SIZE(cipher_names), (unsigned)c);
+}
+
+const char *lg_auth_name(enum lg_auth a)
+{
+	return name_of(auth_names, ARRAY_SIZE(auth_names), (unsigned)a);
+}
+
+/* NULL (and "" if len > 0) when buf is too small, like lg_addr_format(). */
+char *lg_suite_format(const struct lg_conf_sa *sa, char *buf, size_t len)
+{
+	int n = sa->auth == LG_AUTH_AEAD ?
+		snprintf(buf, len, "%s", lg_cipher_name(sa->cipher)) :
+		snprintf(buf, len, "%s/%s", lg_cipher_name(sa->cipher), lg_auth_name(sa->auth));
+
+	if (n < 0 || (size_t)n >= len) {
+		if (len > 0)
+			buf[0] = '\0';
+		return NULL;
+	}
+	return buf;
 }
 
 const char *lg_action_name(enum lg_action a)

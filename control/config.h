@@ -43,11 +43,14 @@ struct lg_where {
 
 enum lg_port_role { LG_ROLE_PROTECTED, LG_ROLE_UNPROTECTED };
 
+#define LG_PORT_ADDR_MAX 4
+
 struct lg_conf_port {
 	char name[LG_NAME_MAX];
 	enum lg_port_role role;
 	char device[LG_DEVICE_MAX]; /* "net_pcap0,rx_pcap=..." or "0000:3b:00.0" */
-	struct lg_addr address;     /* the gateway's own address on this port */
+	struct lg_addr address[LG_PORT_ADDR_MAX]; /* the gateway's own addresses */
+	uint8_t naddress;           /* 1..4; YAML: one address or a list */
 	bool has_mac;               /* optional "mac:" overrides the device MAC */
 	uint8_t mac[6];
 	struct lg_where at;
@@ -71,24 +74,52 @@ struct lg_conf_peer {
 };
 
 enum lg_dir { LG_DIR_OUTBOUND, LG_DIR_INBOUND };
-enum lg_sa_mode { LG_SA_TUNNEL };  /* transport: next issue */
+enum lg_sa_mode { LG_SA_TUNNEL, LG_SA_TRANSPORT };
 
-/* AEAD suites now; CBC/CTR + HMAC next issue. */
-enum lg_alg { LG_ALG_AES128_GCM, LG_ALG_AES256_GCM };
+/*
+ * Suites. An AEAD suite (YAML "aead:") sets auth = LG_AUTH_AEAD; otherwise
+ * YAML "cipher:" + "auth:". NULL encryption with NULL integrity is refused
+ * (RFC 4303 §3.2, RFC 4301 §4.2), and so is any non-AEAD cipher with NULL
+ * integrity (no integrity = no anti-replay, open to active attacks).
+ */
+enum lg_cipher {
+	LG_CIPHER_NULL, LG_CIPHER_AES128_CBC, LG_CIPHER_AES256_CBC,
+	LG_CIPHER_AES128_CTR, LG_CIPHER_AES128_GCM, LG_CIPHER_AES256_GCM,
+};
+enum lg_auth {
+	LG_AUTH_NULL, LG_AUTH_HMAC_SHA1_96, LG_AUTH_HMAC_SHA256_128, LG_AUTH_AEAD,
+};
+/* Outer IPv4 DF bit for tunnel SAs, RFC 4301 §8.1 (default copy). */
+enum lg_df { LG_DF_COPY, LG_DF_SET, LG_DF_CLEAR };
+
+#define LG_AUTH_KEY_MAX 64
 
 struct lg_conf_sa {
 	char name[LG_NAME_MAX];
 	enum lg_dir dir;
-	uint32_t spi;               /* != 0, RFC 4303 §2.1 */
+	uint32_t spi;               /* 256..0xffffffff, RFC 4303 §2.1 */
 	uint32_t peer;              /* index into lg_conf.peers */
 	enum lg_sa_mode mode;
-	struct lg_addr local, remote; /* tunnel endpoints, same family */
-	enum lg_alg alg;
-	uint8_t key[LG_KEY_MAX];    /* secret: never printed */
-	uint8_t key_len;            /* 16 or 32, checked against alg */
-	uint8_t salt[LG_SALT_LEN];  /* secret */
-	uint32_t replay_window;     /* inbound; default 1024, 0 = off; max 4096 */
+	struct lg_addr local, remote; /* tunnel endpoints (or transport hosts), same family */
+	uint8_t inner_af;           /* tunnel: family of the policies it serves
+				     * (validated: one family per SA); defaults
+				     * to the outer family when no policy uses it */
+	enum lg_cipher cipher;
+	uint8_t cipher_key[LG_KEY_MAX];  /* secret: never printed */
+	uint8_t cipher_key_len;          /* 0 (null), 16 or 32 per cipher */
+	uint8_t salt[LG_SALT_LEN];  /* secret: GCM salt (RFC 4106) or CTR nonce (RFC 3686) */
+	enum lg_auth auth;
+	uint8_t auth_key[LG_AUTH_KEY_MAX]; /* secret */
+	uint8_t auth_key_len;       /* 20 (sha1-96), 32 (sha256-128), 0 (aead/null) */
+	uint32_t replay_window;     /* inbound; default 1024, 0 = off; 32..4096 */
 	bool esn;
+	/* NAT traversal, RFC 3948 (tunnel only): "encap: { type: udp, sport, dport }" */
+	bool encap_udp;
+	uint16_t encap_sport, encap_dport;  /* default 4500, 4500 */
+	/* Outer header of tunnel SAs: "outer: { df, dscp, ttl }" */
+	enum lg_df df;              /* default copy */
+	int16_t dscp;               /* -1 = copy from inner (default), else 0..63 */
+	uint8_t ttl;                /* outer TTL / hop limit, default 64 */
 	struct lg_where at;
 };
 
@@ -103,9 +134,12 @@ struct lg_conf_policy {
 	uint32_t priority;          /* lower value = matched first */
 	struct lg_prefix src, dst;  /* absent = any (af NONE, len 0) */
 	uint8_t proto;              /* 0 = any */
-	/* nsport == 0 means any port (also when proto has no ports). */
+	/* nsport == 0 means any port (also when proto has no ports). For
+	 * proto icmp/icmp6 they hold "icmp_type:" and "icmp_code:" instead
+	 * (the SPD matches type and code where other protocols have ports). */
 	struct lg_range sport[LG_RANGES_MAX]; uint8_t nsport;
 	struct lg_range dport[LG_RANGES_MAX]; uint8_t ndport;
+	uint8_t af;                 /* family of src/dst; PROTECT needs one */
 	enum lg_action action;
 	uint32_t sa;                /* index into lg_conf.sas; PROTECT only */
 	struct lg_where at;
@@ -133,6 +167,9 @@ struct lg_conf {
 	struct lg_conf_policy *policies;  uint32_t npolicies;
 	struct lg_conf_route *routes;     uint32_t nroutes;
 	struct lg_conf_control control;
+	/* Warnings of a valid config, one line each, "FILE:L:C: warning: ..."
+	 * (e.g. a transport SA that would protect forwarded traffic). */
+	char **warnings;                  uint32_t nwarnings;
 };
 
 /* control */
@@ -153,7 +190,10 @@ int lg_config_port_find(const struct lg_conf *conf, const char *name);
 int lg_config_sa_find(const struct lg_conf *conf, const char *name);
 
 /* Formatting helpers shared by printers (never print keys). */
-const char *lg_alg_name(enum lg_alg alg);
+const char *lg_cipher_name(enum lg_cipher c);   /* "aes-128-cbc", "null", ... */
+const char *lg_auth_name(enum lg_auth a);       /* "hmac-sha256-128", "aead", ... */
+/* "aes-128-gcm" or "aes-128-cbc/hmac-sha1-96"; buf >= 48 bytes. */
+char *lg_suite_format(const struct lg_conf_sa *sa, char *buf, size_t len);
 const char *lg_action_name(enum lg_action a);
 const char *lg_dir_name(enum lg_dir d);
 /* "192.0.2.1" or "2001:db8::1"; buf >= 46 bytes. */

@@ -3,7 +3,8 @@
  * control/config.c: YAML -> struct lg_conf. Tables of configs: one full valid
  * file checked field by field, small accepted variants, and rejected files
  * with the exact one-line message each must produce (conf/README.md "Errors"
- * is the reference; a changed message should change both).
+ * is the reference; a changed message should change both), the warnings of
+ * valid files, and the shipped conf/latchgate.yaml.
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -19,6 +20,14 @@ static const uint8_t KEY128[16] = {
 	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
 	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 };
+static const uint8_t KEY160[20] = {
+	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23,
+	0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67,
+};
+/* Key text for the YAML; K16, K20 and K32 spell KEY128, KEY160 and 00 01 .. 1f. */
+#define K16 "0x00112233445566778899aabbccddeeff"
+#define K20 "0x0123456789abcdef0123456789abcdef01234567"
+#define K32 "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 static const char VALID[] =
 	"eal: [-l, \"0-1\", -n, \"1\", --file-prefix, latchgate]\n"
@@ -90,7 +99,8 @@ static void check_valid_ports(const struct lg_conf *c)
 	CU_ASSERT_STRING_EQUAL(c->ports[0].name, "lan");
 	CU_ASSERT_EQUAL(c->ports[0].role, LG_ROLE_PROTECTED);
 	CU_ASSERT_STRING_EQUAL(c->ports[0].device, "net_pcap0,rx_pcap=/tmp/in.pcap");
-	CU_ASSERT_STRING_EQUAL(lg_addr_format(&c->ports[0].address, buf, sizeof(buf)),
+	CU_ASSERT_EQUAL(c->ports[0].naddress, 1);
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&c->ports[0].address[0], buf, sizeof(buf)),
 			       "192.168.1.254");
 	CU_ASSERT_FALSE(c->ports[0].has_mac);
 	CU_ASSERT_EQUAL(c->ports[0].at.line, 3);
@@ -118,20 +128,29 @@ static void check_valid_sas(const struct lg_conf *c)
 	CU_ASSERT_EQUAL(sa->peer, 0);
 	CU_ASSERT_EQUAL(sa->mode, LG_SA_TUNNEL);
 	CU_ASSERT_STRING_EQUAL(lg_addr_format(&sa->remote, buf, sizeof(buf)), "172.16.2.5");
-	CU_ASSERT_EQUAL(sa->alg, LG_ALG_AES128_GCM);
-	CU_ASSERT_EQUAL(sa->key_len, 16);
-	CU_ASSERT_EQUAL(memcmp(sa->key, KEY128, 16), 0);
+	CU_ASSERT_EQUAL(sa->cipher, LG_CIPHER_AES128_GCM);
+	CU_ASSERT_EQUAL(sa->auth, LG_AUTH_AEAD);
+	CU_ASSERT_EQUAL(sa->cipher_key_len, 16);
+	CU_ASSERT_EQUAL(memcmp(sa->cipher_key, KEY128, 16), 0);
+	CU_ASSERT_EQUAL(sa->auth_key_len, 0);
 	CU_ASSERT_EQUAL(memcmp(sa->salt, "\x01\x02\x03\x04", 4), 0);
-	CU_ASSERT_EQUAL(sa->replay_window, 1024);   /* defaults */
+	CU_ASSERT_EQUAL(sa->inner_af, LG_AF_INET);   /* from policy lan-to-b */
+	CU_ASSERT_EQUAL(sa->replay_window, 1024);    /* defaults */
 	CU_ASSERT_FALSE(sa->esn);
+	CU_ASSERT_FALSE(sa->encap_udp);
+	CU_ASSERT(sa->encap_sport == 4500 && sa->encap_dport == 4500);
+	CU_ASSERT_EQUAL(sa->df, LG_DF_COPY);
+	CU_ASSERT_EQUAL(sa->dscp, -1);
+	CU_ASSERT_EQUAL(sa->ttl, 64);
 
 	sa = &c->sas[1];
 	CU_ASSERT_EQUAL(sa->spi, 0x2000);            /* given as 8192 */
-	CU_ASSERT_EQUAL(sa->alg, LG_ALG_AES256_GCM);
-	CU_ASSERT_EQUAL(sa->key_len, 32);
-	CU_ASSERT_EQUAL(sa->key[0], 0x00);
-	CU_ASSERT_EQUAL(sa->key[10], 0x0a);
-	CU_ASSERT_EQUAL(sa->key[31], 0x1f);
+	CU_ASSERT_EQUAL(sa->cipher, LG_CIPHER_AES256_GCM);
+	CU_ASSERT_EQUAL(sa->auth, LG_AUTH_AEAD);
+	CU_ASSERT_EQUAL(sa->cipher_key_len, 32);
+	CU_ASSERT_EQUAL(sa->cipher_key[0], 0x00);
+	CU_ASSERT_EQUAL(sa->cipher_key[10], 0x0a);
+	CU_ASSERT_EQUAL(sa->cipher_key[31], 0x1f);
 	CU_ASSERT_EQUAL(memcmp(sa->salt, "\xa0\xb0\xc0\xd0", 4), 0);
 	CU_ASSERT_EQUAL(sa->replay_window, 64);
 	CU_ASSERT_TRUE(sa->esn);
@@ -150,11 +169,13 @@ static void check_valid_policies(const struct lg_conf *c)
 	CU_ASSERT_STRING_EQUAL(lg_addr_format(&p->dst.addr, buf, sizeof(buf)), "192.168.2.0");
 	CU_ASSERT_EQUAL(p->proto, 0);
 	CU_ASSERT_EQUAL(p->nsport, 0);
+	CU_ASSERT_EQUAL(p->af, LG_AF_INET);
 	CU_ASSERT_EQUAL(p->action, LG_ACT_PROTECT);
 	CU_ASSERT_EQUAL(p->sa, 0);
 
 	p = &c->policies[1];
 	CU_ASSERT_EQUAL(p->src.addr.af, LG_AF_NONE);
+	CU_ASSERT_EQUAL(p->af, LG_AF_NONE);          /* no selector: either family */
 	CU_ASSERT_EQUAL(p->proto, 17);
 	CU_ASSERT_EQUAL_FATAL(p->ndport, 2);         /* [500, 4500] */
 	CU_ASSERT(p->dport[0].lo == 500 && p->dport[0].hi == 500);
@@ -195,6 +216,8 @@ static void test_valid_config_fills_every_field(void)
 	CU_ASSERT_EQUAL(c->routes[0].dst.len, 24);
 	CU_ASSERT_EQUAL(c->routes[1].port, 0);
 	CU_ASSERT_EQUAL(c->routes[1].next_hop_mac[5], 0x0b);
+	CU_ASSERT_EQUAL(c->nwarnings, 0);
+	CU_ASSERT_PTR_NULL(c->warnings);
 	lg_config_free(c);
 }
 
@@ -212,17 +235,32 @@ static void test_valid_config_fills_every_field(void)
 #define AEAD128 \
 	"    aead: {algorithm: aes-128-gcm, key: \"0x00112233445566778899aabbccddeeff\"," \
 	" salt: \"0x01020304\"}\n"
-/* 7 lines, starting with "  - name: NAME" */
-#define SA(name, dir, spi) \
+/* 6 lines, starting with "  - name: NAME"; a suite must follow */
+#define SA_HEAD(name, dir, spi) \
 	"  - name: " name "\n" \
 	"    direction: " dir "\n" \
 	"    spi: " spi "\n" \
 	"    peer: site-b\n" \
 	"    local: 172.16.1.5\n" \
-	"    remote: 172.16.2.5\n" \
-	AEAD128
+	"    remote: 172.16.2.5\n"
+#define SA6_HEAD(name, dir, spi) \
+	"  - name: " name "\n" \
+	"    direction: " dir "\n" \
+	"    spi: " spi "\n" \
+	"    peer: site-b\n" \
+	"    local: \"2001:db8::1\"\n" \
+	"    remote: \"2001:db8::2\"\n"
+/* 7 lines */
+#define SA(name, dir, spi) SA_HEAD(name, dir, spi) AEAD128
+#define SA6(name, dir, spi) SA6_HEAD(name, dir, spi) AEAD128
 #define SAS "sas:\n" SA("to-b", "outbound", "0x1000") SA("from-b", "inbound", "0x2000")
 /* BASE SAS is lines 1-20; what follows starts on line 21. */
+/* One-line suites */
+#define CBC128 "    cipher: {algorithm: aes-128-cbc, key: \"" K16 "\"}\n"
+#define CBC256 "    cipher: {algorithm: aes-256-cbc, key: \"" K32 "\"}\n"
+#define CTR128 "    cipher: {algorithm: aes-128-ctr, key: \"" K16 "\", nonce: \"0xdeadbeef\"}\n"
+#define SHA1 "    auth: {algorithm: hmac-sha1-96, key: \"" K20 "\"}\n"
+#define SHA256 "    auth: {algorithm: hmac-sha256-128, key: \"" K32 "\"}\n"
 
 struct good_case {
 	const char *name;
@@ -283,6 +321,117 @@ static void check_same_spi_both_ways(const struct lg_conf *c)
 	CU_ASSERT_NOT_EQUAL(c->sas[0].dir, c->sas[1].dir);
 }
 
+static void check_suites(const struct lg_conf *c)
+{
+	static const char *const want[] = {
+		"aes-128-cbc/hmac-sha1-96", "aes-256-cbc/hmac-sha256-128",
+		"aes-128-ctr/hmac-sha256-128", "null/hmac-sha1-96", "aes-256-gcm",
+	};
+	const struct lg_conf_sa *sa = c->sas;
+	char buf[48];
+
+	CU_ASSERT_EQUAL_FATAL(c->nsas, ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		CU_ASSERT_STRING_EQUAL(lg_suite_format(&sa[i], buf, sizeof(buf)), want[i]);
+	CU_ASSERT(sa[0].cipher == LG_CIPHER_AES128_CBC && sa[0].cipher_key_len == 16);
+	CU_ASSERT_EQUAL(memcmp(sa[0].cipher_key, KEY128, 16), 0);
+	CU_ASSERT(sa[0].auth == LG_AUTH_HMAC_SHA1_96 && sa[0].auth_key_len == 20);
+	CU_ASSERT_EQUAL(memcmp(sa[0].auth_key, KEY160, 20), 0);
+	CU_ASSERT(sa[1].cipher == LG_CIPHER_AES256_CBC && sa[1].cipher_key_len == 32);
+	CU_ASSERT_EQUAL(sa[1].cipher_key[31], 0x1f);
+	CU_ASSERT(sa[1].auth == LG_AUTH_HMAC_SHA256_128 && sa[1].auth_key_len == 32);
+	CU_ASSERT_EQUAL(sa[1].auth_key[31], 0x1f);
+	CU_ASSERT(sa[2].cipher == LG_CIPHER_AES128_CTR && sa[2].cipher_key_len == 16);
+	CU_ASSERT_EQUAL(memcmp(sa[2].salt, "\xde\xad\xbe\xef", 4), 0);  /* the nonce */
+	CU_ASSERT(sa[3].cipher == LG_CIPHER_NULL && sa[3].cipher_key_len == 0);
+	CU_ASSERT_EQUAL(sa[3].auth, LG_AUTH_HMAC_SHA1_96);
+	CU_ASSERT(sa[4].cipher == LG_CIPHER_AES256_GCM && sa[4].auth == LG_AUTH_AEAD);
+	CU_ASSERT_EQUAL(sa[4].auth_key_len, 0);
+	CU_ASSERT_EQUAL(memcmp(sa[4].salt, "\xca\xfe\xf0\x0d", 4), 0);
+}
+
+static void check_transport(const struct lg_conf *c)
+{
+	CU_ASSERT_EQUAL_FATAL(c->nsas, 2);
+	CU_ASSERT_EQUAL(c->sas[0].mode, LG_SA_TRANSPORT);
+	CU_ASSERT_EQUAL(c->sas[0].inner_af, LG_AF_INET);
+	CU_ASSERT_TRUE(c->sas[0].esn);
+	CU_ASSERT_EQUAL(c->sas[1].mode, LG_SA_TRANSPORT);
+	CU_ASSERT_EQUAL(c->sas[1].inner_af, LG_AF_INET6);
+	CU_ASSERT_EQUAL(c->policies[0].dst.len, 32);
+	CU_ASSERT_EQUAL(c->policies[1].src.len, 128);
+}
+
+static void check_encap(const struct lg_conf *c)
+{
+	CU_ASSERT_TRUE(c->sas[0].encap_udp);
+	CU_ASSERT(c->sas[0].encap_sport == 4500 && c->sas[0].encap_dport == 4500);
+	CU_ASSERT_TRUE(c->sas[1].encap_udp);
+	CU_ASSERT(c->sas[1].encap_sport == 1024 && c->sas[1].encap_dport == 4501);
+}
+
+static void check_outer(const struct lg_conf *c)
+{
+	const struct lg_conf_sa *sa = c->sas;
+
+	CU_ASSERT_EQUAL_FATAL(c->nsas, 3);
+	CU_ASSERT(sa[0].df == LG_DF_SET && sa[0].dscp == 46 && sa[0].ttl == 255);
+	CU_ASSERT(sa[1].df == LG_DF_CLEAR && sa[1].dscp == -1 && sa[1].ttl == 64);
+	CU_ASSERT(sa[2].df == LG_DF_COPY && sa[2].dscp == 0 && sa[2].ttl == 1);
+	CU_ASSERT_EQUAL(sa[2].local.af, LG_AF_INET6);
+}
+
+static void check_families(const struct lg_conf *c)
+{
+	const struct lg_conf_sa *sa = c->sas;
+
+	CU_ASSERT_EQUAL_FATAL(c->nsas, 4);
+	CU_ASSERT(sa[0].local.af == LG_AF_INET6 && sa[0].inner_af == LG_AF_INET);   /* 4-in-6 */
+	CU_ASSERT(sa[1].local.af == LG_AF_INET && sa[1].inner_af == LG_AF_INET6);   /* 6-in-4 */
+	CU_ASSERT(sa[2].local.af == LG_AF_INET6 && sa[2].inner_af == LG_AF_INET6);  /* 6-in-6 */
+	CU_ASSERT(sa[3].local.af == LG_AF_INET6 && sa[3].inner_af == LG_AF_INET6);  /* unused */
+	CU_ASSERT_EQUAL(c->policies[0].af, LG_AF_INET);
+	CU_ASSERT_EQUAL(c->policies[1].af, LG_AF_INET6);
+	CU_ASSERT_EQUAL(c->policies[2].af, LG_AF_INET6);   /* dst only */
+	CU_ASSERT_EQUAL(c->policies[2].src.addr.af, LG_AF_NONE);
+}
+
+static void check_icmp(const struct lg_conf *c)
+{
+	const struct lg_conf_policy *p = c->policies;
+
+	CU_ASSERT_EQUAL_FATAL(c->npolicies, 3);
+	CU_ASSERT_EQUAL(p[0].proto, 1);
+	CU_ASSERT(p[0].nsport == 1 && p[0].sport[0].lo == 8 && p[0].sport[0].hi == 8);
+	CU_ASSERT(p[0].ndport == 1 && p[0].dport[0].lo == 0 && p[0].dport[0].hi == 0);
+	CU_ASSERT_EQUAL(p[1].proto, 58);
+	CU_ASSERT_EQUAL_FATAL(p[1].nsport, 2);
+	CU_ASSERT(p[1].sport[0].lo == 128 && p[1].sport[0].hi == 128);
+	CU_ASSERT(p[1].sport[1].lo == 133 && p[1].sport[1].hi == 137);
+	CU_ASSERT_EQUAL(p[1].ndport, 0);
+	CU_ASSERT_EQUAL(p[2].proto, 58);                  /* given as 58 */
+	CU_ASSERT(p[2].nsport == 0 && p[2].ndport == 1 && p[2].dport[0].hi == 255);
+}
+
+static void check_port_addresses(const struct lg_conf *c)
+{
+	char buf[64];
+
+	CU_ASSERT_EQUAL_FATAL(c->ports[0].naddress, 2);
+	CU_ASSERT_EQUAL(c->ports[0].address[0].af, LG_AF_INET);
+	CU_ASSERT_STRING_EQUAL(lg_addr_format(&c->ports[0].address[1], buf, sizeof(buf)),
+			       "2001:db8:1::1");
+	CU_ASSERT_EQUAL_FATAL(c->ports[1].naddress, 1);
+	CU_ASSERT_EQUAL(c->ports[1].address[0].af, LG_AF_INET6);
+	CU_ASSERT_EQUAL(c->peers[0].address.af, LG_AF_INET6);
+	CU_ASSERT_EQUAL(c->routes[0].dst.len, 48);
+}
+
+static void check_equal_priorities(const struct lg_conf *c)
+{
+	CU_ASSERT_EQUAL(c->npolicies, 12);
+}
+
 static const struct good_case good_cases[] = {
 	{ "ipv6 tunnel and selectors",
 	  BASE "sas:\n"
@@ -312,6 +461,90 @@ static const struct good_case good_cases[] = {
 	{ "one SPI may be used once per direction",
 	  BASE "sas:\n" SA("to-b", "outbound", "0x1000") SA("from-b", "inbound", "0x1000"),
 	  check_same_spi_both_ways },
+	{ "every suite: cbc, ctr and null with hmac, and gcm",
+	  BASE "sas:\n"
+	  SA_HEAD("cbc1", "outbound", "0x1001") CBC128 SHA1
+	  SA_HEAD("cbc2", "outbound", "0x1002") CBC256 SHA256
+	  SA_HEAD("ctr", "outbound", "0x1003") CTR128 SHA256
+	  SA_HEAD("null", "inbound", "0x1004") "    cipher: {algorithm: null}\n" SHA1
+	  SA_HEAD("gcm", "inbound", "0x1005")
+	  "    aead: {algorithm: aes-256-gcm, key: \"" K32 "\", salt: \"0xcafef00d\"}\n",
+	  check_suites },
+	{ "transport SAs between the two hosts, IPv4 and IPv6, with esn",
+	  BASE "sas:\n"
+	  SA_HEAD("t4", "outbound", "0x1000") "    mode: transport\n    esn: true\n" CBC128 SHA256
+	  SA6_HEAD("t6", "inbound", "0x1000") "    mode: transport\n" AEAD128
+	  "policies:\n"
+	  "  - {name: out4, direction: outbound, priority: 1, src: 172.16.1.5,"
+	  " dst: 172.16.2.5/32, proto: tcp, dport: 179, action: protect, sa: t4}\n"
+	  "  - {name: in6, direction: inbound, priority: 1, src: \"2001:db8::2/128\","
+	  " dst: \"2001:db8::1\", action: protect, sa: t6}\n",
+	  check_transport },
+	{ "NAT-T encapsulation, default and given ports",
+	  BASE "sas:\n"
+	  SA("to-b", "outbound", "0x1000") "    encap: {type: udp}\n"
+	  SA("from-b", "inbound", "0x1000") "    mode: tunnel\n"
+	  "    encap:\n      type: udp\n      sport: 1024\n      dport: 0x1195\n",
+	  check_encap },
+	{ "outer header: df, dscp and ttl; dscp and ttl on IPv6",
+	  BASE "sas:\n"
+	  SA("a", "outbound", "0x1000") "    outer: {df: set, dscp: 46, ttl: 255}\n"
+	  SA("b", "outbound", "0x1001") "    outer: {df: clear, dscp: copy}\n"
+	  SA6("c", "outbound", "0x1002") "    outer: {dscp: 0, ttl: 1}\n",
+	  check_outer },
+	{ "4-in-6, 6-in-4 and 6-in-6 tunnels; an unused SA keeps the outer family",
+	  BASE "sas:\n"
+	  SA6("4in6", "outbound", "0x1000") SA("6in4", "outbound", "0x1001")
+	  SA6("6in6", "outbound", "0x1002") SA6("spare", "inbound", "0x1003")
+	  "policies:\n"
+	  "  - {name: a, direction: outbound, priority: 1, src: 192.168.1.0/24,"
+	  " dst: 192.168.2.0/24, action: protect, sa: 4in6}\n"
+	  "  - {name: b, direction: outbound, priority: 2, src: \"2001:db8:1::/48\","
+	  " dst: \"2001:db8:2::/48\", action: protect, sa: 6in4}\n"
+	  "  - {name: c, direction: outbound, priority: 3, dst: \"2001:db8:3::/48\","
+	  " action: protect, sa: 6in6}\n"
+	  "  - {name: d, direction: outbound, priority: 4, src: \"2001:db8:1::/48\","
+	  " dst: \"2001:db8:4::/48\", action: protect, sa: 6in6}\n",
+	  check_families },
+	{ "icmp and icmp6 types and codes",
+	  BASE "policies:\n"
+	  "  - {name: ping, direction: inbound, priority: 1, dst: 192.168.1.0/24, proto: icmp,"
+	  " icmp_type: 8, icmp_code: 0, action: bypass}\n"
+	  "  - {name: nd, direction: inbound, priority: 2, proto: icmp6,"
+	  " icmp_type: [128, \"133-137\"], action: bypass}\n"
+	  "  - {name: all6, direction: inbound, priority: 3, src: \"::/0\", proto: 58,"
+	  " icmp_code: \"0-255\", action: discard}\n",
+	  check_icmp },
+	{ "port address lists, IPv6 port, peer and route",
+	  "ports:\n"
+	  "  - {name: lan, role: protected, device: d0,"
+	  " address: [192.168.1.254, \"2001:db8:1::1\"]}\n"
+	  "  - name: wan\n    role: unprotected\n    device: d1\n"
+	  "    address:\n      - 2001:db8:ffff::5\n"
+	  "peers:\n  - {name: b, id: \"ipv6:2001:db8:ffff::6\", address: \"2001:db8:ffff::6\"}\n"
+	  "routes:\n"
+	  "  - {dst: \"2001:db8:2::/48\", port: wan, next_hop_mac: \"02:00:00:00:00:0a\"}\n",
+	  check_port_addresses },
+	{ "equal priorities are fine when the selectors cannot meet",
+	  BASE "policies:\n"
+	  "  - {name: a, direction: outbound, priority: 10, dst: 192.168.2.0/24, action: discard}\n"
+	  "  - {name: b, direction: outbound, priority: 10, dst: 192.168.3.0/24, action: discard}\n"
+	  "  - {name: c, direction: inbound, priority: 10, dst: 192.168.2.0/24, action: discard}\n"
+	  "  - {name: d, direction: outbound, priority: 20, proto: tcp, action: discard}\n"
+	  "  - {name: e, direction: outbound, priority: 20, proto: udp, action: discard}\n"
+	  "  - {name: f, direction: outbound, priority: 30, proto: tcp, dport: 80,"
+	  " action: discard}\n"
+	  "  - {name: g, direction: outbound, priority: 30, proto: tcp, dport: [\"81-90\", 443],"
+	  " action: discard}\n"
+	  "  - {name: h, direction: outbound, priority: 40, dst: 10.0.0.0/8, action: discard}\n"
+	  "  - {name: i, direction: outbound, priority: 40, dst: \"2001:db8::/32\","
+	  " action: discard}\n"
+	  "  - {name: j, direction: outbound, priority: 50, proto: icmp, icmp_type: 8,"
+	  " action: discard}\n"
+	  "  - {name: k, direction: outbound, priority: 50, proto: icmp, icmp_type: 0,"
+	  " action: discard}\n"
+	  "  - {name: l, direction: outbound, priority: 50, proto: icmp6, action: discard}\n",
+	  check_equal_priorities },
 };
 
 static void test_variants_are_accepted(void)
@@ -327,6 +560,7 @@ static void test_variants_are_accepted(void)
 			continue;
 		}
 		g->check(c);
+		CU_ASSERT_EQUAL(c->nwarnings, 0);
 		lg_config_free(c);
 	}
 }
@@ -344,6 +578,11 @@ struct bad_case {
 #define WHAT_MAC "expected a unicast MAC address like 02:00:00:00:00:01"
 #define WHAT_NAME "expected a name of 1..31 characters from A-Z a-z 0-9 _ . -"
 #define WHAT_PORTS "expected a port 0..65535, a range \"lo-hi\" or a list of 1..8 of those"
+#define WHAT_ADDRS "expected an IPv4 or IPv6 address or a list of 1..4 of those"
+#define WHAT_ADDR6 "expected an IPv6 address like 2001:db8::1"
+#define WHAT_ICMP_TYPES "expected an ICMP type 0..255, a range \"lo-hi\" or a list of 1..8 of those"
+#define WHY_ONE_SUITE "(give aead, or cipher and auth)"
+#define WHY_SPD "the SPD must have a deterministic order (RFC 4301 §4.4.1)"
 #define A20 "aaaaaaaaaaaaaaaaaaaa"
 #define ROUTE(dst, port, mac) \
 	"routes:\n  - dst: " dst "\n    port: " port "\n    next_hop_mac: \"" mac "\"\n"
@@ -355,6 +594,9 @@ struct bad_case {
 	"    aead:\n      algorithm: " alg "\n      key: \"" key "\"\n      salt: \"" salt "\"\n"
 #define POLICY(fields) BASE SAS "policies:\n  - {name: p, direction: outbound, priority: 1, " \
 	fields "}\n"
+/* The outbound SA "to-b" with its suite (and more) from line 13 on. */
+#define SA_WITH(lines) BASE "sas:\n" SA_HEAD("to-b", "outbound", "0x1000") lines
+#define PORT1(addr) "ports:\n  - {name: lan, role: protected, device: d0, address: " addr "}\n"
 
 static const struct bad_case bad_cases[] = {
 	/* document and YAML level */
@@ -399,10 +641,10 @@ static const struct bad_case bad_cases[] = {
 	  "test.yaml:2:12: key 'name': " WHAT_NAME },
 	{ "bad IPv4 address", "ports:\n  - name: lan\n    role: protected\n    device: d0\n"
 	  "    address: 192.168.1.256\n",
-	  "test.yaml:5:14: key 'address': expected an IPv4 or IPv6 address" },
+	  "test.yaml:5:14: key 'address': expected an IPv4 address like 192.0.2.1" },
 	{ "address with a prefix length", "ports:\n  - {name: lan, role: protected, device: d0,"
 	  " address: 10.0.0.1/24}\n",
-	  "test.yaml:2:55: key 'address': expected an IPv4 or IPv6 address" },
+	  "test.yaml:2:55: key 'address': " WHAT_ADDRS },
 	{ "bad mac", "ports:\n  - {name: lan, role: protected, device: d0, address: 10.0.0.1,"
 	  " mac: \"02:00:00:00:00\"}\n",
 	  "test.yaml:2:70: key 'mac': " WHAT_MAC },
@@ -477,8 +719,8 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown peer", BASE "sas:\n  - {name: a, direction: inbound, spi: 300, peer: site-z,"
 	  " local: 10.0.0.1, remote: 10.0.0.2, aead: x}\n",
 	  "test.yaml:7:51: key 'peer': unknown peer 'site-z'" },
-	{ "transport mode", SA_SPI("0x1000") "    mode: transport\n",
-	  "test.yaml:14:11: key 'mode': expected tunnel (transport is not supported yet)" },
+	{ "bad mode", SA_SPI("0x1000") "    mode: tunel\n",
+	  "test.yaml:14:11: key 'mode': expected tunnel or transport" },
 	{ "family mismatch local/remote", BASE "sas:\n  - name: a\n    direction: inbound\n"
 	  "    spi: 300\n    peer: site-b\n    local: 10.0.0.1\n"
 	  "    remote: \"2001:db8::1\"\n" AEAD128,
@@ -543,18 +785,242 @@ static const struct bad_case bad_cases[] = {
 	{ "route IPv6 prefix too long", BASE ROUTE("2001:db8::/129", "wan", "02:00:00:00:00:0a"),
 	  "test.yaml:7:10: key 'dst': expected a prefix length 0..128 for IPv6" },
 	{ "route prefix junk", BASE ROUTE("172.16.2.0/2x", "wan", "02:00:00:00:00:0a"),
-	  "test.yaml:7:10: key 'dst': expected an IPv4 or IPv6 prefix like 192.0.2.0/24" },
+	  "test.yaml:7:10: key 'dst': expected a prefix length 0..32 for IPv4" },
 	{ "route bad next hop mac", BASE ROUTE("172.16.2.0/24", "wan", "02-00-00-00-00-0a"),
 	  "test.yaml:9:19: key 'next_hop_mac': " WHAT_MAC },
 	{ "duplicate route", BASE ROUTE("172.16.2.0/24", "wan", "02:00:00:00:00:0a")
 	  "  - {dst: 172.16.2.0/24, port: lan, next_hop_mac: \"02:00:00:00:00:0b\"}\n",
 	  "test.yaml:10:11: key 'dst': duplicate route 172.16.2.0/24 (first at line 7)" },
+
+	/* suites */
+	{ "aead and cipher", SA_WITH(AEAD128 CBC128),
+	  "test.yaml:14:13: key 'cipher': not allowed with aead " WHY_ONE_SUITE },
+	{ "aead and auth", SA_WITH(AEAD128 SHA1),
+	  "test.yaml:14:11: key 'auth': not allowed with aead " WHY_ONE_SUITE },
+	{ "no suite", SA_WITH(""),
+	  "test.yaml:7:5: key 'aead': missing required key (or cipher and auth)" },
+	{ "cipher without auth", SA_WITH(CBC128),
+	  "test.yaml:7:5: key 'auth': missing required key with cipher" },
+	{ "auth without cipher", SA_WITH(SHA1),
+	  "test.yaml:7:5: key 'cipher': missing required key with auth" },
+	{ "null encryption with null integrity",
+	  SA_WITH("    cipher: {algorithm: null}\n    auth: {algorithm: null}\n"),
+	  "test.yaml:14:11: key 'auth': NULL encryption with NULL integrity is refused"
+	  " (RFC 4303 §3.2)" },
+	{ "cbc without integrity but with anti-replay",
+	  SA_WITH(CBC128 "    auth: {algorithm: null}\n    replay_window: 64\n"),
+	  "test.yaml:15:20: key 'replay_window': expected 0 with auth null"
+	  " (anti-replay needs integrity, RFC 4303 §3.4.3)" },
+	{ "aes-128-cbc key too long",
+	  SA_WITH("    cipher: {algorithm: aes-128-cbc, key: \"" K32 "\"}\n" SHA1),
+	  "test.yaml:13:43: key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-cbc" },
+	{ "aes-256-cbc key too short",
+	  SA_WITH("    cipher: {algorithm: aes-256-cbc, key: \"" K16 "\"}\n" SHA1),
+	  "test.yaml:13:43: key 'key': expected 32 bytes (0x and 64 hex digits) for aes-256-cbc" },
+	{ "aes-128-ctr key of 20 bytes",
+	  SA_WITH("    cipher: {algorithm: aes-128-ctr, key: \"" K20 "\", nonce: \"0x01020304\"}\n"
+		  SHA1),
+	  "test.yaml:13:43: key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-ctr" },
+	{ "cipher key missing", SA_WITH("    cipher: {algorithm: aes-256-cbc}\n" SHA1),
+	  "test.yaml:13:13: key 'key': missing required key for aes-256-cbc" },
+	{ "ctr without nonce",
+	  SA_WITH("    cipher: {algorithm: aes-128-ctr, key: \"" K16 "\"}\n" SHA256),
+	  "test.yaml:13:13: key 'nonce': missing required key for aes-128-ctr (RFC 3686)" },
+	{ "cbc with a nonce",
+	  SA_WITH("    cipher: {algorithm: aes-128-cbc, key: \"" K16 "\", nonce: \"0xdeadbeef\"}\n"
+		  SHA1),
+	  "test.yaml:13:88: key 'nonce': only allowed with aes-128-ctr (RFC 3686)" },
+	{ "ctr nonce too short",
+	  SA_WITH("    cipher: {algorithm: aes-128-ctr, key: \"" K16 "\", nonce: \"0xdeadbe\"}\n"
+		  SHA1),
+	  "test.yaml:13:88: key 'nonce': expected 4 bytes (0x and 8 hex digits)" },
+	{ "null cipher with a key",
+	  SA_WITH("    cipher: {algorithm: null, key: \"" K16 "\"}\n" SHA1),
+	  "test.yaml:13:36: key 'key': not allowed with algorithm null" },
+	{ "gcm under cipher",
+	  SA_WITH("    cipher: {algorithm: aes-128-gcm, key: \"" K16 "\"}\n" SHA1),
+	  "test.yaml:13:25: key 'algorithm': expected aes-128-cbc, aes-256-cbc, aes-128-ctr or null"
+	  " (GCM goes under aead)" },
+	{ "cbc under aead", SA_AEAD("aes-128-cbc", K16, "0x01020304"),
+	  "test.yaml:14:18: key 'algorithm': expected aes-128-gcm or aes-256-gcm" },
+	{ "unknown key in cipher",
+	  SA_WITH("    cipher: {algorithm: aes-128-cbc, key: \"" K16 "\", iv: \"0x00\"}\n" SHA1),
+	  "test.yaml:13:81: key 'iv': unknown key" },
+	{ "cipher is not a mapping", SA_WITH("    cipher: aes-128-cbc\n" SHA1),
+	  "test.yaml:13:13: key 'cipher': expected a mapping" },
+	{ "auth is not a mapping", SA_WITH(CBC128 "    auth: hmac-sha1-96\n"),
+	  "test.yaml:14:11: key 'auth': expected a mapping" },
+	{ "bad auth algorithm",
+	  SA_WITH(CBC128 "    auth: {algorithm: hmac-md5-96, key: \"" K16 "\"}\n"),
+	  "test.yaml:14:23: key 'algorithm': expected hmac-sha256-128, hmac-sha1-96 or null" },
+	{ "hmac-sha1-96 key of 32 bytes",
+	  SA_WITH(CBC128 "    auth: {algorithm: hmac-sha1-96, key: \"" K32 "\"}\n"),
+	  "test.yaml:14:42: key 'key': expected 20 bytes (0x and 40 hex digits) for hmac-sha1-96" },
+	{ "hmac-sha256-128 key of 20 bytes",
+	  SA_WITH(CBC128 "    auth: {algorithm: hmac-sha256-128, key: \"" K20 "\"}\n"),
+	  "test.yaml:14:45: key 'key': expected 32 bytes (0x and 64 hex digits) for hmac-sha256-128" },
+	{ "auth key not hex",
+	  SA_WITH(CBC128 "    auth: {algorithm: hmac-sha1-96,"
+		  " key: \"0x0123456789abcdef0123456789abcdef0123456g\"}\n"),
+	  "test.yaml:14:42: key 'key': expected 20 bytes (0x and 40 hex digits) for hmac-sha1-96" },
+	{ "hmac without a key", SA_WITH(CBC128 "    auth: {algorithm: hmac-sha256-128}\n"),
+	  "test.yaml:14:11: key 'key': missing required key for hmac-sha256-128" },
+	{ "null auth with a key",
+	  SA_WITH("    cipher: {algorithm: null}\n    auth: {algorithm: null, key: \"" K20 "\"}\n"),
+	  "test.yaml:14:34: key 'key': not allowed with algorithm null" },
+	{ "a secret typed as a key is not echoed",
+	  SA_WITH("    aead: {algorithm: aes-128-gcm, key " K16 ", salt: \"0x01020304\"}\n"),
+	  "test.yaml:13:36: key '(not shown)': unknown key (it looks like key material)" },
+	{ "duplicate SPI across suites", BASE "sas:\n" SA("to-b", "outbound", "0x1000")
+	  SA_HEAD("to-c", "outbound", "4096") CBC128 SHA1,
+	  "test.yaml:16:10: key 'spi': duplicate outbound SPI 0x1000 (first in SA 'to-b' at line 7)" },
+	/* mode, NAT-T, outer header */
+	{ "encap on a transport SA", SA_SPI("0x1000") "    mode: transport\n    encap: {type: udp}\n",
+	  "test.yaml:15:12: key 'encap': only allowed with mode tunnel" },
+	{ "outer on a transport SA", SA_SPI("0x1000") "    mode: transport\n    outer: {ttl: 64}\n",
+	  "test.yaml:15:12: key 'outer': only allowed with mode tunnel" },
+	{ "encap type tcp", SA_SPI("0x1000") "    encap: {type: tcp}\n",
+	  "test.yaml:14:19: key 'type': expected udp (RFC 3948)" },
+	{ "encap without type", SA_SPI("0x1000") "    encap: {sport: 4501}\n",
+	  "test.yaml:14:12: key 'type': missing required key" },
+	{ "encap port 0", SA_SPI("0x1000") "    encap: {type: udp, sport: 0}\n",
+	  "test.yaml:14:31: key 'sport': expected a UDP port 1..65535" },
+	{ "encap port over 16 bits", SA_SPI("0x1000") "    encap: {type: udp, dport: 65536}\n",
+	  "test.yaml:14:31: key 'dport': expected a UDP port 1..65535" },
+	{ "df on an IPv6 tunnel", BASE "sas:\n" SA6("v6", "outbound", "0x1000")
+	  "    outer: {df: set}\n",
+	  "test.yaml:14:17: key 'df': only allowed with an IPv4 tunnel (IPv6 has no DF bit)" },
+	{ "bad df", SA_SPI("0x1000") "    outer: {df: keep}\n",
+	  "test.yaml:14:17: key 'df': expected copy, set or clear" },
+	{ "dscp over 63", SA_SPI("0x1000") "    outer: {dscp: 64}\n",
+	  "test.yaml:14:19: key 'dscp': expected copy or 0..63" },
+	{ "ttl 0", SA_SPI("0x1000") "    outer: {ttl: 0}\n",
+	  "test.yaml:14:18: key 'ttl': expected 1..255" },
+	{ "outer is not a mapping", SA_SPI("0x1000") "    outer: 64\n",
+	  "test.yaml:14:12: key 'outer': expected a mapping" },
+	{ "esn is a list", SA_SPI("0x1000") "    esn: [true]\n",
+	  "test.yaml:14:10: key 'esn': expected true or false" },
+	/* families of SAs */
+	{ "IPv6 address syntax in an SA", BASE "sas:\n  - name: a\n    direction: inbound\n"
+	  "    spi: 300\n    peer: site-b\n    local: \"2001:db8:::1\"\n    remote: \"2001:db8::2\"\n"
+	  AEAD128,
+	  "test.yaml:11:12: key 'local': " WHAT_ADDR6 },
+	{ "IPv6 local, IPv4 remote", BASE "sas:\n  - name: a\n    direction: inbound\n"
+	  "    spi: 300\n    peer: site-b\n    local: \"2001:db8::1\"\n    remote: 10.0.0.1\n"
+	  AEAD128,
+	  "test.yaml:12:13: key 'remote': expected an IPv6 address (same family as local)" },
+	{ "one tunnel SA for IPv4 and IPv6 policies", BASE SAS "policies:\n"
+	  "  - {name: p4, direction: outbound, priority: 1, src: 192.168.1.0/24,"
+	  " dst: 192.168.2.0/24, action: protect, sa: to-b}\n"
+	  "  - {name: p6, direction: outbound, priority: 2, dst: \"2001:db8:2::/48\","
+	  " action: protect, sa: to-b}\n",
+	  "test.yaml:23:95: key 'sa': SA 'to-b' already carries IPv4 traffic for policy 'p4'"
+	  " (line 22); policy 'p6' is IPv6 (a tunnel SA carries one inner family)" },
+	{ "transport SA for the other family", SA_SPI("0x1000") "    mode: transport\n"
+	  "policies:\n  - {name: p, direction: outbound, priority: 1, dst: \"2001:db8::2\","
+	  " action: protect, sa: to-b}\n",
+	  "test.yaml:16:90: key 'sa': expected an SA for IPv6 traffic"
+	  " (transport-mode SA 'to-b' is IPv4)" },
+	/* policies */
+	{ "protect without selectors", POLICY("action: protect, sa: to-b"),
+	  "test.yaml:22:5: key 'src': expected src or dst with action protect"
+	  " (they give the family of the protected traffic)" },
+	{ "icmp with IPv6 selectors", POLICY("dst: \"2001:db8::/32\", proto: icmp, action: discard"),
+	  "test.yaml:22:78: key 'proto': expected icmp6 for IPv6 selectors (icmp is ICMPv4)" },
+	{ "icmp6 with IPv4 selectors", POLICY("src: 10.0.0.0/8, proto: icmp6, action: discard"),
+	  "test.yaml:22:73: key 'proto': expected icmp for IPv4 selectors (icmp6 is ICMPv6)" },
+	{ "icmp_type with udp", POLICY("proto: udp, icmp_type: 8, action: discard"),
+	  "test.yaml:22:72: key 'icmp_type': only allowed with proto icmp or icmp6" },
+	{ "icmp_code without proto", POLICY("icmp_code: 0, action: discard"),
+	  "test.yaml:22:60: key 'icmp_code': only allowed with proto icmp or icmp6" },
+	{ "sport with icmp", POLICY("proto: icmp, sport: 8, action: discard"),
+	  "test.yaml:22:69: key 'sport': only allowed with proto tcp or udp" },
+	{ "icmp type over 255", POLICY("proto: icmp, icmp_type: 256, action: discard"),
+	  "test.yaml:22:73: key 'icmp_type': " WHAT_ICMP_TYPES },
+	{ "icmp_type is a mapping", POLICY("proto: icmp, icmp_type: {a: 1}, action: discard"),
+	  "test.yaml:22:73: key 'icmp_type': " WHAT_ICMP_TYPES },
+	{ "icmp code range lo > hi", POLICY("proto: icmp6, icmp_code: \"4-1\", action: discard"),
+	  "test.yaml:22:74: key 'icmp_code': expected a range with lo <= hi" },
+	{ "IPv6 prefix host bits set", POLICY("src: \"2001:db8::1/64\", action: discard"),
+	  "test.yaml:22:54: key 'src': expected 2001:db8::/64 (host bits must be zero)" },
+	{ "IPv6 prefix too long", POLICY("dst: \"2001:db8::/129\", action: discard"),
+	  "test.yaml:22:54: key 'dst': expected a prefix length 0..128 for IPv6" },
+	{ "IPv6 prefix syntax", POLICY("dst: \"2001:db8::g/64\", action: discard"),
+	  "test.yaml:22:54: key 'dst': expected an IPv6 prefix like 2001:db8::/32" },
+	{ "IPv4 prefix syntax", POLICY("dst: 10.0.0.256/8, action: discard"),
+	  "test.yaml:22:54: key 'dst': expected an IPv4 prefix like 192.0.2.0/24" },
+	{ "overlap: one prefix inside the other at equal priority", BASE "policies:\n"
+	  "  - {name: a, direction: outbound, priority: 10, dst: 192.168.0.0/16, action: discard}\n"
+	  "  - {name: b, direction: outbound, priority: 10, dst: 192.168.2.0/24, action: bypass}\n",
+	  "test.yaml:8:46: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
+	  " at equal priority 10; " WHY_SPD },
+	{ "overlap: any protocol and tcp", BASE "policies:\n"
+	  "  - {name: a, direction: inbound, priority: 5, src: 10.0.0.0/8, action: discard}\n"
+	  "  - {name: b, direction: inbound, priority: 5, proto: tcp, dport: 80, action: bypass}\n",
+	  "test.yaml:8:45: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
+	  " at equal priority 5; " WHY_SPD },
+	{ "overlap: port ranges meet", BASE "policies:\n"
+	  "  - {name: a, direction: inbound, priority: 5, proto: tcp, dport: \"1000-2000\","
+	  " action: discard}\n"
+	  "  - {name: b, direction: inbound, priority: 5, proto: tcp, dport: [80, 1999],"
+	  " action: bypass}\n",
+	  "test.yaml:8:45: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
+	  " at equal priority 5; " WHY_SPD },
+	{ "overlap: no selector meets IPv6", BASE "policies:\n"
+	  "  - {name: a, direction: inbound, priority: 3, action: discard}\n"
+	  "  - {name: b, direction: inbound, priority: 0x3, dst: \"2001:db8::/32\","
+	  " action: bypass}\n",
+	  "test.yaml:8:45: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
+	  " at equal priority 3; " WHY_SPD },
+	{ "overlap: icmp type ranges meet", BASE "policies:\n"
+	  "  - {name: a, direction: inbound, priority: 7, proto: icmp, icmp_type: [0, 8],"
+	  " action: discard}\n"
+	  "  - {name: b, direction: inbound, priority: 7, proto: icmp, icmp_type: \"5-10\","
+	  " action: bypass}\n",
+	  "test.yaml:8:45: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
+	  " at equal priority 7; " WHY_SPD },
+	{ "icmp code is a list of lists", POLICY("proto: icmp, icmp_code: [[0]], action: discard"),
+	  "test.yaml:22:74: key 'icmp_code': expected an ICMP code 0..255, a range \"lo-hi\" or a"
+	  " list of 1..8 of those" },
+	{ "prefix that is no address", POLICY("dst: lan-net, action: discard"),
+	  "test.yaml:22:54: key 'dst': expected an IPv4 or IPv6 prefix like 192.0.2.0/24" },
+	{ "IPv6 src, IPv4 dst", POLICY("src: \"2001:db8::/32\", dst: 10.0.0.0/8, action: discard"),
+	  "test.yaml:22:76: key 'dst': expected an IPv6 prefix (same family as src)" },
+	/* port addresses, IPv6 syntax */
+	{ "SA endpoint that is no address", BASE "sas:\n  - name: a\n    direction: inbound\n"
+	  "    spi: 300\n    peer: site-b\n    local: gw-a\n    remote: 10.0.0.2\n" AEAD128,
+	  "test.yaml:11:12: key 'local': expected an IPv4 or IPv6 address" },
+	{ "duplicate port address", PORT1("[10.0.0.1, \"2001:db8::1\", 10.0.0.1]"),
+	  "test.yaml:2:81: key 'address': duplicate address 10.0.0.1 (first at line 2)" },
+	{ "duplicate IPv6 port address in another spelling",
+	  PORT1("[\"2001:db8::1\", \"2001:DB8:0::1\"]"),
+	  "test.yaml:2:71: key 'address': duplicate address 2001:db8::1 (first at line 2)" },
+	{ "five port addresses", PORT1("[10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5]"),
+	  "test.yaml:2:55: key 'address': " WHAT_ADDRS },
+	{ "empty port address list", PORT1("[]"),
+	  "test.yaml:2:55: key 'address': " WHAT_ADDRS },
+	{ "port address is a mapping", PORT1("{v4: 10.0.0.1}"),
+	  "test.yaml:2:55: key 'address': " WHAT_ADDRS },
+	{ "bad IPv6 in a port address list", PORT1("[10.0.0.1, \"2001:db8::1::2\"]"),
+	  "test.yaml:2:66: key 'address': " WHAT_ADDR6 },
+	{ "IPv6 zone index in a peer address",
+	  PORTS "peers:\n  - {name: b, id: \"fqdn:b\", address: \"fe80::1%eth0\"}\n",
+	  "test.yaml:5:38: key 'address': " WHAT_ADDR6 },
+	{ "bad IPv6 route prefix",
+	  BASE ROUTE("\"2001:db8::1::/64\"", "wan", "02:00:00:00:00:0a"),
+	  "test.yaml:7:10: key 'dst': expected an IPv6 prefix like 2001:db8::/32" },
+	{ "route to an unknown port by IPv6", BASE ROUTE("\"2001:db8::/32\"", "dmz",
+	  "02:00:00:00:00:0a"),
+	  "test.yaml:8:11: key 'port': unknown port 'dmz'" },
 };
 
-/* No part of any key: or salt: text in the YAML may reach the message. */
+/*
+ * No part of any key:, salt: or nonce: text in the YAML (cipher and auth
+ * keys alike) may reach the message; nor may a key typed as "key 0x...".
+ */
 static void assert_no_secret(const char *yaml, const char *err)
 {
-	static const char *const marks[] = { "key: \"", "salt: \"" };
+	static const char *const marks[] = { "key: \"", "salt: \"", "nonce: \"", "key " };
 
 	for (size_t m = 0; m < ARRAY_SIZE(marks); m++) {
 		for (const char *s = strstr(yaml, marks[m]); s != NULL; s = strstr(s, marks[m])) {
@@ -563,7 +1029,7 @@ static void assert_no_secret(const char *yaml, const char *err)
 
 			s += strlen(marks[m]);
 			s += strncmp(s, "0x", 2) == 0 ? 2 : 0;
-			n = strcspn(s, "\"");
+			n = strspn(s, "0123456789abcdefABCDEFg");
 			if (n < 6 || n >= sizeof(hex))
 				continue;
 			/* any 6 consecutive digits of it */
@@ -594,7 +1060,96 @@ static void test_invalid_configs_give_exact_errors(void)
 	}
 }
 
+/* ---- warnings ---------------------------------------------------------- */
+
+#define TRANSPORT_WARNING(line, col, sa, policy) \
+	"test.yaml:" #line ":" #col ": warning: transport-mode SA '" sa "' would protect" \
+	" forwarded traffic (policy '" policy "'); RFC 4301 §4.1 requires tunnel mode" \
+	" when an end is a gateway"
+
+/* Lines 7-14 and 15-22; policies start on line 24. */
+static const char TRANSPORT[] =
+	BASE "sas:\n"
+	SA_HEAD("t-out", "outbound", "0x1000") "    mode: transport\n" AEAD128
+	SA_HEAD("t-in", "inbound", "0x1000") "    mode: transport\n" AEAD128
+	"policies:\n"
+	"  - {name: fwd, direction: outbound, priority: 1, src: 192.168.1.0/24,"
+	" dst: 172.16.2.5, action: protect, sa: t-out}\n"
+	"  - {name: host, direction: outbound, priority: 2, src: 172.16.1.5,"
+	" dst: 172.16.2.5/32, proto: tcp, action: protect, sa: t-out}\n"
+	"  - {name: back, direction: inbound, priority: 1, src: 172.16.2.5,"
+	" dst: 172.16.1.5, action: protect, sa: t-in}\n"
+	"  - {name: swapped, direction: inbound, priority: 2, src: 172.16.1.5,"
+	" dst: 172.16.2.5, action: protect, sa: t-in}\n"
+	"  - {name: half, direction: inbound, priority: 3, dst: 172.16.1.5,"
+	" action: protect, sa: t-in}\n";
+
+static void test_transport_for_forwarded_traffic_warns(void)
+{
+	static const char *const want[] = {
+		TRANSPORT_WARNING(24, 110, "t-out", "fwd"),
+		TRANSPORT_WARNING(27, 109, "t-in", "swapped"),
+		TRANSPORT_WARNING(28, 89, "t-in", "half"),
+	};
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(TRANSPORT, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_EQUAL_FATAL(c->nwarnings, ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		CU_ASSERT_STRING_EQUAL(c->warnings[i], want[i]);
+		if (strcmp(c->warnings[i], want[i]) != 0)
+			fprintf(stderr, "\n    got    %s\n    wanted %s\n", c->warnings[i], want[i]);
+	}
+	CU_ASSERT_EQUAL(c->sas[0].inner_af, LG_AF_INET);
+	lg_config_free(c);   /* frees the warnings too (valgrind) */
+}
+
+/* Confidentiality-only ESP (RFC 4303 §3.2 MAY): accepted, anti-replay off,
+ * and a warning that says what it gives up. */
+static void test_cipher_without_integrity_warns(void)
+{
+	static const char want[] = "test.yaml:14:11: warning: SA 'to-b' has no integrity"
+		" (auth null): no anti-replay, open to active attacks (RFC 4303 §3.2)";
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(SA_WITH(CBC128 "    auth: {algorithm: null}\n"), err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(c->nwarnings, 1);
+	CU_ASSERT_STRING_EQUAL(c->warnings[0], want);
+	if (strcmp(c->warnings[0], want) != 0)
+		fprintf(stderr, "\n    got    %s\n    wanted %s\n", c->warnings[0], want);
+	CU_ASSERT_EQUAL(c->sas[0].auth, LG_AUTH_NULL);
+	CU_ASSERT_EQUAL(c->sas[0].replay_window, 0);
+	lg_config_free(c);
+}
+
 /* ---- files, buffers, formatters ---------------------------------------- */
+
+/* The shipped demo config, found from this file's path (the repo or a build dir). */
+static void test_default_config_loads(void)
+{
+	char path[512], err[LG_ERR_MAX];
+	const char *slash = strrchr(__FILE__, '/');
+	struct lg_conf *c;
+	char suite[48];
+
+	snprintf(path, sizeof(path), "%.*s/../../conf/latchgate.yaml",
+		 slash != NULL ? (int)(slash - __FILE__) : 1, slash != NULL ? __FILE__ : ".");
+	c = lg_config_load(path, err, sizeof(err));
+	if (c == NULL)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->nports, 2);
+	CU_ASSERT_EQUAL(c->nsas, 2);
+	CU_ASSERT_STRING_EQUAL(lg_suite_format(&c->sas[0], suite, sizeof(suite)), "aes-128-gcm");
+	CU_ASSERT_EQUAL(c->sas[0].inner_af, LG_AF_INET);
+	CU_ASSERT_EQUAL(c->npolicies, 3);
+	CU_ASSERT_EQUAL(c->nroutes, 2);
+	CU_ASSERT_EQUAL(c->nwarnings, 0);
+	lg_config_free(c);
+}
 
 static void test_missing_file_names_errno(void)
 {
@@ -660,9 +1215,30 @@ static void test_names_and_addresses_format(void)
 	struct lg_addr none = { .af = LG_AF_NONE };
 	char buf[46], small[4];
 
-	CU_ASSERT_STRING_EQUAL(lg_alg_name(LG_ALG_AES128_GCM), "aes-128-gcm");
-	CU_ASSERT_STRING_EQUAL(lg_alg_name(LG_ALG_AES256_GCM), "aes-256-gcm");
-	CU_ASSERT_STRING_EQUAL(lg_alg_name((enum lg_alg)7), "unknown");
+	static const struct { enum lg_cipher c; const char *name; } ciphers[] = {
+		{ LG_CIPHER_NULL, "null" }, { LG_CIPHER_AES128_CBC, "aes-128-cbc" },
+		{ LG_CIPHER_AES256_CBC, "aes-256-cbc" }, { LG_CIPHER_AES128_CTR, "aes-128-ctr" },
+		{ LG_CIPHER_AES128_GCM, "aes-128-gcm" }, { LG_CIPHER_AES256_GCM, "aes-256-gcm" },
+		{ (enum lg_cipher)17, "unknown" },
+	};
+	static const struct { enum lg_auth a; const char *name; } auths[] = {
+		{ LG_AUTH_NULL, "null" }, { LG_AUTH_HMAC_SHA1_96, "hmac-sha1-96" },
+		{ LG_AUTH_HMAC_SHA256_128, "hmac-sha256-128" }, { LG_AUTH_AEAD, "aead" },
+		{ (enum lg_auth)9, "unknown" },
+	};
+	struct lg_conf_sa gcm = { .cipher = LG_CIPHER_AES128_GCM, .auth = LG_AUTH_AEAD };
+	struct lg_conf_sa cbc = { .cipher = LG_CIPHER_AES256_CBC, .auth = LG_AUTH_HMAC_SHA256_128 };
+	char suite[48], tiny[8];
+
+	for (size_t i = 0; i < ARRAY_SIZE(ciphers); i++)
+		CU_ASSERT_STRING_EQUAL(lg_cipher_name(ciphers[i].c), ciphers[i].name);
+	for (size_t i = 0; i < ARRAY_SIZE(auths); i++)
+		CU_ASSERT_STRING_EQUAL(lg_auth_name(auths[i].a), auths[i].name);
+	CU_ASSERT_STRING_EQUAL(lg_suite_format(&gcm, suite, sizeof(suite)), "aes-128-gcm");
+	CU_ASSERT_STRING_EQUAL(lg_suite_format(&cbc, suite, sizeof(suite)),
+			       "aes-256-cbc/hmac-sha256-128");
+	CU_ASSERT_PTR_NULL(lg_suite_format(&cbc, tiny, sizeof(tiny)));
+	CU_ASSERT_STRING_EQUAL(tiny, "");
 	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_PROTECT), "protect");
 	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_BYPASS), "bypass");
 	CU_ASSERT_STRING_EQUAL(lg_action_name(LG_ACT_DISCARD), "discard");
@@ -681,6 +1257,10 @@ int main(void)
 		{ "valid config fills every field", test_valid_config_fills_every_field },
 		{ "variants are accepted", test_variants_are_accepted },
 		{ "invalid configs give exact errors", test_invalid_configs_give_exact_errors },
+		{ "transport for forwarded traffic warns",
+		  test_transport_for_forwarded_traffic_warns },
+		{ "cipher without integrity warns", test_cipher_without_integrity_warns },
+		{ "default config loads", test_default_config_loads },
 		{ "missing file names errno", test_missing_file_names_errno },
 		{ "file loads like text", test_file_loads_like_text },
 		{ "oversized file is refused", test_oversized_file_is_refused },
