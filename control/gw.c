@@ -99,15 +99,63 @@ setup_ports(struct lg_gw *gw, char *err, size_t errlen)
 		else
 			rte_eth_macaddr_get((uint16_t)id, &dp->port[i].mac);
 		dp->port_idx[id] = (uint8_t)i;
+		for (uint32_t a = 0; a < cp->naddress; a++) {
+			if (cp->address[a].af == LG_AF_INET6 && dp->nlocal6 < LG_LOCAL_MAX)
+				memcpy(dp->local6[dp->nlocal6++], cp->address[a].b, 16);
+			else if (cp->address[a].af == LG_AF_INET && dp->nlocal4 < LG_LOCAL_MAX)
+				memcpy(&dp->local4[dp->nlocal4++], cp->address[a].b, 4);
+		}
 	}
 	dp->nports = (uint16_t)gw->conf->nports;
 	return 0;
+}
+
+static const uint8_t cipher_map[] = {
+	[LG_CIPHER_NULL] = LG_SA_C_NULL,
+	[LG_CIPHER_AES128_CBC] = LG_SA_C_AES_CBC, [LG_CIPHER_AES256_CBC] = LG_SA_C_AES_CBC,
+	[LG_CIPHER_AES128_CTR] = LG_SA_C_AES_CTR,
+	[LG_CIPHER_AES128_GCM] = LG_SA_C_AES_GCM, [LG_CIPHER_AES256_GCM] = LG_SA_C_AES_GCM,
+};
+static const uint8_t auth_map[] = {
+	[LG_AUTH_NULL] = LG_SA_A_NULL, [LG_AUTH_HMAC_SHA1_96] = LG_SA_A_SHA1_96,
+	[LG_AUTH_HMAC_SHA256_128] = LG_SA_A_SHA256_128, [LG_AUTH_AEAD] = LG_SA_A_AEAD,
+};
+static const uint8_t df_map[] = {
+	[LG_DF_COPY] = LG_SA_DF_COPY, [LG_DF_SET] = LG_SA_DF_SET, [LG_DF_CLEAR] = LG_SA_DF_CLEAR,
+};
+
+static void
+sa_prm_of(struct lg_sa_prm *p, const struct lg_gw *gw, const struct lg_conf_sa *cs,
+	  uint32_t slot)
+{
+	bool salted = cs->cipher == LG_CIPHER_AES128_CTR || cs->auth == LG_AUTH_AEAD;
+
+	*p = (struct lg_sa_prm){
+		.name = cs->name, .peer_id = gw->conf->peers[cs->peer].id,
+		.dir = cs->dir == LG_DIR_OUTBOUND ? LG_SA_OUT : LG_SA_IN,
+		.mode = cs->mode == LG_SA_TRANSPORT ? LG_SA_M_TRANSPORT : LG_SA_M_TUNNEL,
+		.spi = cs->spi, .af = cs->local.af, .inner_af = cs->inner_af,
+		.cipher = cipher_map[cs->cipher], .cipher_key = cs->cipher_key,
+		.cipher_key_len = cs->cipher_key_len, .salt = salted ? cs->salt : NULL,
+		.auth = auth_map[cs->auth], .auth_key = cs->auth_key,
+		.auth_key_len = cs->auth_key_len,
+		.replay_window = cs->replay_window, .esn = cs->esn,
+		.encap_udp = cs->encap_udp, .encap_sport = cs->encap_sport,
+		.encap_dport = cs->encap_dport, .df = df_map[cs->df], .dscp = cs->dscp,
+		.ttl = cs->ttl,
+		.sqn_atom = gw->nworkers > 1, .cpu = gw->conf->crypto.mode == LG_CRYPTO_CPU,
+		.slot = slot, .dev_ids = gw->cdev, .ndev = gw->ncdev,
+		.sess_mp = gw->sess_pool, .socket = (int)rte_socket_id(),
+	};
+	memcpy(p->local, cs->local.b, sizeof(p->local));
+	memcpy(p->remote, cs->remote.b, sizeof(p->remote));
 }
 
 static int
 setup_sas(struct lg_gw *gw, char *err, size_t errlen)
 {
 	struct lg_dp *dp = gw->dp;
+	char suite[48];
 	uint32_t i;
 
 	if (gw->conf->nsas > LG_SA_SLOTS)
@@ -115,28 +163,21 @@ setup_sas(struct lg_gw *gw, char *err, size_t errlen)
 			   gw->conf->nsas, LG_SA_SLOTS);
 	for (i = 0; i < gw->conf->nsas; i++) {
 		const struct lg_conf_sa *cs = &gw->conf->sas[i];
-		struct lg_sa_prm p = {
-			.name = cs->name, .peer_id = gw->conf->peers[cs->peer].id,
-			.dir = cs->dir == LG_DIR_OUTBOUND ? LG_SA_OUT : LG_SA_IN,
-			.spi = cs->spi, .af = cs->local.af,
-			.alg = cs->alg == LG_ALG_AES256_GCM ? LG_SA_AES256_GCM : LG_SA_AES128_GCM,
-			.key = cs->key, .key_len = cs->key_len, .salt = cs->salt,
-			.replay_window = cs->replay_window, .esn = cs->esn,
-			.sqn_atom = gw->nworkers > 1, .cpu = gw->conf->crypto.mode == LG_CRYPTO_CPU,
-			.slot = i, .dev_ids = gw->cdev, .ndev = gw->ncdev,
-			.sess_mp = gw->sess_pool, .socket = (int)rte_socket_id(),
-		};
+		struct lg_sa_prm p;
 
-		if (cs->local.af != LG_AF_INET)
-			return ERR("%s:%u:%u: key 'local': IPv6 tunnels are not supported yet",
-				   AT(cs->at));
-		memcpy(p.local, cs->local.b, sizeof(p.local));
-		memcpy(p.remote, cs->remote.b, sizeof(p.remote));
+		sa_prm_of(&p, gw, cs, i);
 		dp->sa[i] = lg_sa_create(&p);
+		/* p holds only pointers to the keys, but leaves no copy either way. */
+		explicit_bzero(&p, sizeof(p));
+		if (dp->sa[i] == NULL && rte_errno == ENOTSUP)
+			return ERR("%s:%u:%u: SA '%s': a crypto device in crypto.devices cannot run"
+				   " %s%s (try crypto_aesni_mb)", AT(cs->at), cs->name,
+				   lg_suite_format(cs, suite, sizeof(suite)),
+				   gw->conf->crypto.mode == LG_CRYPTO_CPU ? " in cpu mode" : "");
 		if (dp->sa[i] == NULL)
 			return ERR("%s:%u:%u: SA '%s': cannot be created: %s", AT(cs->at),
 				   cs->name, rte_strerror(rte_errno));
-		if (p.dir == LG_SA_IN && lg_sad_add(dp->sad, cs->spi, i) != 0)
+		if (cs->dir == LG_DIR_INBOUND && lg_sad_add(dp->sad, cs->spi, i) != 0)
 			return ERR("%s:%u:%u: SA '%s': SAD insert failed", AT(cs->at), cs->name);
 	}
 	return 0;
@@ -160,7 +201,7 @@ static void
 entry_of(struct lg_spd_entry *e, const struct lg_conf_policy *p)
 {
 	memset(e, 0, sizeof(*e));
-	e->af = 4;
+	e->af = p->af;   /* 0: no address selector, both families */
 	memcpy(e->src, p->src.addr.b, sizeof(e->src));
 	memcpy(e->dst, p->dst.addr.b, sizeof(e->dst));
 	e->src_len = p->src.len;
@@ -214,12 +255,6 @@ build_spd(struct lg_gw *gw, enum lg_dir dir, char *err, size_t errlen)
 
 		if (p->dir != dir)
 			continue;
-		if (p->src.addr.af == LG_AF_INET6 || p->dst.addr.af == LG_AF_INET6) {
-			snprintf(err, errlen, "%s:%u:%u: policy '%s': IPv6 selectors are not supported yet",
-				 AT(p->at), p->name);
-			free(e);
-			return NULL;
-		}
 		n += expand_policy(&e[n], p, i, policy_rank(c, i));
 	}
 	spd = lg_spd_create(dir == LG_DIR_OUTBOUND ? "lg_spd_out" : "lg_spd_in", e, n,
@@ -243,12 +278,7 @@ setup_routes(struct lg_gw *gw, char *err, size_t errlen)
 	for (i = 0; i < c->nroutes; i++) {
 		const struct lg_conf_route *r = &c->routes[i];
 
-		if (r->dst.addr.af != LG_AF_INET) {
-			free(e);
-			return ERR("%s:%u:%u: key 'dst': IPv6 routes are not supported yet",
-				   AT(r->at));
-		}
-		e[i].af = 4;
+		e[i].af = r->dst.addr.af;
 		memcpy(e[i].addr, r->dst.addr.b, sizeof(e[i].addr));
 		e[i].len = r->dst.len;
 		e[i].port = gw->dp->port[r->port].port_id;

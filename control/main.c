@@ -220,6 +220,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "latchgate: %s\n", err);
 		return 2;
 	}
+	for (uint32_t w = 0; w < conf->nwarnings; w++)
+		fprintf(stderr, "latchgate: %s\n", conf->warnings[w]);
 	if (rc == 1) {
 		printf("%s: ok\n", o.config);
 		lg_config_free(conf);

@@ -72,10 +72,11 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	}
 	for (i = 0; i < c->nsas; i++) {
 		const struct lg_conf_sa *s = &c->sas[i];
+		char suite[48];
 
 		fprintf(f, "  SA   %-8s %-8s spi 0x%08x %-11s packets: %-12" PRIu64
 			" bytes: %-14" PRIu64, s->name, lg_dir_name(s->dir), s->spi,
-			lg_alg_name(s->alg), t->sa[i].pkts, t->sa[i].bytes);
+			lg_suite_format(s, suite, sizeof(suite)), t->sa[i].pkts, t->sa[i].bytes);
 		if (prev)
 			fprintf(f, " pps: %.0f", rate(t->sa[i].pkts, prev->sa[i].pkts, dt));
 		fputc('\n', f);
@@ -132,11 +133,15 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	fprintf(f, "],\"sas\":[");
 	for (i = 0; i < c->nsas; i++) {
 		const struct lg_conf_sa *s = &c->sas[i];
+		char suite[48];
 
 		fprintf(f, "%s{\"name\":\"%s\",\"direction\":\"%s\",\"spi\":%u,\"peer\":\"%s\","
-			"\"algorithm\":\"%s\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-			i ? "," : "", s->name, lg_dir_name(s->dir), s->spi,
-			c->peers[s->peer].name, lg_alg_name(s->alg), t->sa[i].pkts, t->sa[i].bytes);
+			"\"mode\":\"%s\",\"algorithm\":\"%s\",\"esn\":%s,\"packets\":%" PRIu64
+			",\"bytes\":%" PRIu64 "}",
+			i ? "," : "", s->name, lg_dir_name(s->dir), s->spi, c->peers[s->peer].name,
+			s->mode == LG_SA_TRANSPORT ? "transport" : "tunnel",
+			lg_suite_format(s, suite, sizeof(suite)), s->esn ? "true" : "false",
+			t->sa[i].pkts, t->sa[i].bytes);
 	}
 	fprintf(f, "],\"drops\":{");
 	for (i = 0; i < LG_DROP_MAX; i++)

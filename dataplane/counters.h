@@ -17,19 +17,27 @@
 
 #define LG_DROP_LIST(X) \
 	X(MALFORMED,           malformed,           "L2/L3 header truncated or invalid") \
-	X(NOT_IP,              not_ip,              "not IPv4 (ARP, LLDP, VLAN, ...)") \
+	X(NOT_IP,              not_ip,              "neither IPv4 nor IPv6 (ARP, LLDP, VLAN, ...)") \
+	X(L2_NOT_FOR_US,       l2_not_for_us,       "frame not to the port's MAC: broadcast, multicast, another host (RFC 1812 §5.3.4)") \
+	X(BAD_IP_CHECKSUM,     bad_ip_checksum,     "IPv4 header checksum wrong, RFC 1812 §5.2.2") \
+	X(MARTIAN,             martian,             "source or destination never forwarded: loopback, unspecified, multicast, limited broadcast, link-local (RFC 1812 §5.3.7, RFC 4291)") \
 	X(TTL_EXCEEDED,        ttl_exceeded,        "TTL would reach zero on forwarding") \
 	X(SPD_DISCARD,         spd_discard,         "matched a DISCARD policy") \
 	X(SPD_NO_MATCH,        spd_no_match,        "no policy matched: final discard, RFC 4301 §4.4.1") \
 	X(SPD_PROTECT_CLEAR,   spd_protect_clear,   "plaintext on the unprotected side matched a PROTECT policy") \
 	X(SA_MISSING,          sa_missing,          "PROTECT policy whose SA is not installed") \
 	X(ESP_UNKNOWN_SPI,     esp_unknown_spi,     "no inbound SA for the SPI, RFC 4303 §3.4.2") \
+	X(ESP_SPI_ZERO,        esp_spi_zero,        "SPI 0, reserved and never sent, RFC 4303 §2.1") \
+	X(ESP_ENCAP_MISMATCH,  esp_encap_mismatch,  "ESP in UDP for an SA without NAT-T, or bare ESP for one with it") \
 	X(ESP_TRUNCATED,       esp_truncated,       "ESP shorter than header + IV + trailer + ICV, or misaligned") \
 	X(ESP_FRAGMENT,        esp_fragment,        "ESP that is an IP fragment, RFC 4303 §3.4.1") \
 	X(ESP_REPLAY,          esp_replay,          "sequence number replayed or left of the window, RFC 4303 §3.4.3") \
 	X(ESP_AUTH_FAILED,     esp_auth_failed,     "ICV check failed, RFC 4303 §3.4.4") \
 	X(ESP_BAD_TRAILER,     esp_bad_trailer,     "bad padding, pad length or next header after decryption") \
 	X(ESP_SELECTOR_MISMATCH, esp_selector_mismatch, "inner packet outside the SA's selectors, RFC 4301 §5.2") \
+	X(ESP_DUMMY,           esp_dummy,           "dummy packet (next header 59), discarded silently, RFC 4303 §2.6") \
+	X(NATT_KEEPALIVE,      natt_keepalive,      "NAT keepalive (one 0xff byte to UDP 4500), ignored, RFC 3948 §2.3") \
+	X(ECN_CE_NOT_ECT,      ecn_ce_not_ect,      "outer header CE on a Not-ECT inner packet, RFC 6040 §4.2") \
 	X(ESP_SEQ_OVERFLOW,    esp_seq_overflow,    "outbound sequence number would cycle, RFC 4303 §3.3.3") \
 	X(ESP_ENCAP_FAILED,    esp_encap_failed,    "no headroom/tailroom for ESP, or the packet is too long") \
 	X(CRYPTO_QUEUE_FULL,   crypto_queue_full,   "crypto device queue full") \

@@ -31,33 +31,12 @@ lg_crypto_dev_open(const char *devargs)
 	return id >= 0 ? id : -ENODEV;
 }
 
-static bool
-has_gcm(uint8_t dev_id)
-{
-	struct rte_cryptodev_sym_capability_idx idx = {
-		.type = RTE_CRYPTO_SYM_XFORM_AEAD,
-		.algo.aead = RTE_CRYPTO_AEAD_AES_GCM,
-	};
-	const struct rte_cryptodev_symmetric_capability *cap;
-
-	cap = rte_cryptodev_sym_capability_get(dev_id, &idx);
-	return cap != NULL &&
-	       rte_cryptodev_sym_capability_check_aead(cap, 16, 16, 8, 12) == 0 &&
-	       rte_cryptodev_sym_capability_check_aead(cap, 32, 16, 8, 12) == 0 &&
-	       rte_cryptodev_sym_capability_check_aead(cap, 16, 16, 12, 12) == 0;
-}
-
 int
 lg_crypto_dev_check(uint8_t dev_id, bool cpu, char *err, size_t errlen)
 {
 	struct rte_cryptodev_info info;
 
 	rte_cryptodev_info_get(dev_id, &info);
-	if (!has_gcm(dev_id)) {
-		snprintf(err, errlen, "crypto device '%s' cannot do AES-GCM-128/256 with ESP parameters",
-			 rte_cryptodev_name_get(dev_id));
-		return -ENOTSUP;
-	}
 	if (cpu && !(info.feature_flags & RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO)) {
 		snprintf(err, errlen, "crypto device '%s' has no synchronous CPU crypto (crypto.mode: cpu)",
 			 rte_cryptodev_name_get(dev_id));

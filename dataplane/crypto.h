@@ -16,12 +16,29 @@
 
 #define LG_CRYPTO_DEV_MAX 8
 #define LG_IV_OFFSET (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
-#define LG_MBUF_PRIV_SIZE RTE_ALIGN_CEIL(LG_IV_OFFSET + 16, RTE_MBUF_PRIV_ALIGN)
+#define LG_IV_MAX 16
+
+/* Per-packet state kept across the crypto step, after the IV. */
+struct lg_meta {
+	uint8_t tos;             /* outbound: inner DSCP/ECN; inbound: outer */
+	uint8_t df;              /* outbound: inner IPv4 DF */
+	uint8_t natt;            /* inbound: arrived UDP-encapsulated */
+};
+
+#define LG_META_OFFSET (LG_IV_OFFSET + LG_IV_MAX)
+#define LG_MBUF_PRIV_SIZE RTE_ALIGN_CEIL(LG_META_OFFSET + sizeof(struct lg_meta), \
+					 RTE_MBUF_PRIV_ALIGN)
 
 static inline struct rte_crypto_op *
 lg_mbuf_cop(struct rte_mbuf *m)
 {
 	return (struct rte_crypto_op *)rte_mbuf_to_priv(m);
+}
+
+static inline struct lg_meta *
+lg_mbuf_meta(struct rte_mbuf *m)
+{
+	return (struct lg_meta *)((char *)rte_mbuf_to_priv(m) + LG_META_OFFSET);
 }
 
 struct lg_crypto_dev {
@@ -33,7 +50,8 @@ struct lg_crypto_dev {
 /* control */
 /* Probe (if needed) a device by vdev args or name; returns its id or -errno. */
 int lg_crypto_dev_open(const char *devargs);
-/* Check it can run AES-GCM with the given key lengths, in cpu mode if asked. */
+/* Check it offers synchronous CPU crypto when asked; whether it runs an SA's
+ * suite is checked when the SA's session is created. */
 int lg_crypto_dev_check(uint8_t dev_id, bool cpu, char *err, size_t errlen);
 /* Session pool sized for nsess sessions on any of the devices. */
 struct rte_mempool *lg_crypto_sess_pool_create(const uint8_t *dev_ids,

@@ -27,11 +27,15 @@
 #include "sad.h"
 #include "spd.h"
 
+#define LG_LOCAL_MAX 32
+
 enum lg_port_role_dp { LG_PORT_PROTECTED = 0, LG_PORT_UNPROTECTED = 1 };
 
 struct lg_dp_port {
 	uint16_t port_id;
-	uint8_t role;                 /* enum lg_port_role_dp */
+	uint8_t role;                 /* #define LG_LOCAL_MAX 32
+
+enum lg_port_role_dp */
 	struct rte_ether_addr mac;
 };
 
@@ -42,6 +46,11 @@ struct lg_dp {
 	uint8_t port_idx[RTE_MAX_ETHPORTS];   /* DPDK port id -> index above */
 	bool cpu_crypto;
 	uint32_t sa_slots;
+	/* The gateway's own addresses: only ESP and UDP 4500 sent to one of
+	 * them is ours to decrypt; the rest is transit traffic for SPD-in. */
+	uint32_t nlocal4, nlocal6;
+	rte_be32_t local4[LG_LOCAL_MAX];
+	uint8_t local6[LG_LOCAL_MAX][16];
 	/* [A] */
 	struct lg_spd *spd_out;
 	struct lg_spd *spd_in;

@@ -8,11 +8,19 @@
  * The key is built once per packet and serves both the SPD (rte_acl reads it
  * as the classification buffer) and, in the latching issue, the flow key. It
  * is copied out of the packet rather than classifying the packet in place, so
- * IPv4 options and (next) IPv6 extension headers do not shift the fields.
- * rte_acl wants its input in network byte order; the key keeps it so.
+ * IPv4 options and IPv6 extension headers do not shift the fields. rte_acl
+ * wants its input in network byte order; the key keeps it so. ICMP and
+ * ICMPv6 put type and code where other protocols have ports.
+ *
+ * Parsing sets m->l2_len, m->l3_len (IPv6: with extension headers),
+ * m->packet_type (L3 family, RTE_PTYPE_L4_FRAG for fragments) and trims
+ * Ethernet padding so that pkt_len covers the IP datagram exactly.
  */
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -31,65 +39,219 @@ struct lg_key4 {
 };
 static_assert(sizeof(struct lg_key4) == 16, "ACL input layout");
 
-#define LG_L2_LEN ((uint16_t)sizeof(struct rte_ether_hdr))
+struct lg_key6 {
+	uint8_t proto;
+	uint8_t pad[3];
+	uint8_t src[16];
+	uint8_t dst[16];
+	rte_be16_t sport;
+	rte_be16_t dport;
+};
+static_assert(sizeof(struct lg_key6) == 40, "ACL input layout");
 
-static inline struct rte_ipv4_hdr *
-lg_pkt_ip4(struct rte_mbuf *m)
+union lg_key {
+	struct lg_key4 k4;
+	struct lg_key6 k6;
+};
+
+#define LG_L2_LEN ((uint16_t)sizeof(struct rte_ether_hdr))
+#define LG_IP6_EXT_MAX 8       /* extension headers walked before giving up */
+
+static inline bool
+lg_pkt_is6(const struct rte_mbuf *m)
 {
-	return rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, LG_L2_LEN);
+	return (m->packet_type & RTE_PTYPE_L3_MASK) == RTE_PTYPE_L3_IPV6;
+}
+
+static inline void *
+lg_pkt_l3(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, void *, LG_L2_LEN);
 }
 
 /*
- * Validate an Ethernet + IPv4 frame and fill key, m->l2_len and m->l3_len.
- * Returns LG_DROP_MAX when the packet is good, else the drop reason.
- * Ports are read only from a first fragment that holds them.
+ * Ports, or ICMP type/code, from the first bytes of the L4 header. Returns
+ * 1 when the protocol has them but this packet does not carry them (a
+ * non-initial fragment, or one cut short): the fields are OPAQUE, which
+ * only an ANY selector matches (RFC 4301 §4.4.1.1, §7). The key marks it in
+ * pad[0]; the SPD then consults only its port-ANY entries.
  */
-static inline enum lg_drop
-lg_pkt_parse4(struct rte_mbuf *m, struct lg_key4 *k)
+static inline uint8_t
+l4_fill(const uint8_t *l4, uint32_t avail, uint8_t proto, rte_be16_t *sport,
+	rte_be16_t *dport)
 {
-	const struct rte_ether_hdr *eh;
-	const struct rte_ipv4_hdr *ip;
-	uint32_t len = rte_pktmbuf_data_len(m);
-	uint32_t ihl, tot;
+	*sport = 0;
+	*dport = 0;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		if (avail < 4)
+			return 1;
+		memcpy(sport, l4, 2);
+		memcpy(dport, l4 + 2, 2);
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		if (avail < 2)
+			return 1;
+		*sport = rte_cpu_to_be_16(l4[0]);
+		*dport = rte_cpu_to_be_16(l4[1]);
+	}
+	return 0;
+}
+
+/* RFC 1812 §5.3.7 / §5.3.5.1: never forwarded from or to these IPv4
+ * addresses: 0/8, 127/8, multicast and class E (no multicast routing here),
+ * and the limited broadcast. */
+static inline bool
+martian4(rte_be32_t src, rte_be32_t dst)
+{
+	uint8_t s = (uint8_t)(rte_be_to_cpu_32(src) >> 24), d = (uint8_t)(rte_be_to_cpu_32(dst) >> 24);
+
+	return s == 0 || s == 127 || s >= 224 || d == 0 || d == 127 || d >= 224;
+}
+
+/* IPv6: unspecified, loopback, multicast (RFC 4291 §2.7: no multicast
+ * routing here) and link-local (§2.5.6: never forwarded). */
+static inline bool
+martian6_addr(const uint8_t *a)
+{
+	static const uint8_t zero[15];
+
+	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return true;
+	return memcmp(a, zero, 15) == 0 && a[15] <= 1;
+}
+
+static inline enum lg_drop
+parse4(struct rte_mbuf *m, uint32_t len, struct lg_key4 *k)
+{
+	const struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
+	uint32_t ihl = (ip->version_ihl & 0xf) * 4u, tot;
+	bool frag, later;
 
 	if (unlikely(len < LG_L2_LEN + sizeof(*ip)))
 		return LG_DROP_MALFORMED;
-	eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	if (unlikely(eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4)))
-		return LG_DROP_NOT_IP;
-	ip = (const struct rte_ipv4_hdr *)(eh + 1);
-	ihl = (ip->version_ihl & 0xf) * 4u;
 	tot = rte_be_to_cpu_16(ip->total_length);
 	if (unlikely((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) ||
 		     tot < ihl || LG_L2_LEN + tot > len))
 		return LG_DROP_MALFORMED;
-	/* Drop Ethernet padding so that pkt_len is the IP datagram. */
+	/* RFC 1812 §5.2.2: a router MUST verify the header checksum. */
+	if (unlikely(!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+		     ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_BAD) ||
+		      rte_raw_cksum(ip, ihl) != 0xffff)))
+		return LG_DROP_BAD_IP_CHECKSUM;
+	if (unlikely(martian4(ip->src_addr, ip->dst_addr)))
+		return LG_DROP_MARTIAN;
 	if (unlikely(LG_L2_LEN + tot < len))
 		rte_pktmbuf_trim(m, len - (LG_L2_LEN + tot));
-
-	m->l2_len = LG_L2_LEN;
+	frag = ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK);
+	later = ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK);
 	m->l3_len = ihl;
+	m->packet_type = RTE_PTYPE_L3_IPV4 | (frag ? RTE_PTYPE_L4_FRAG : 0);
 	k->proto = ip->next_proto_id;
-	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	k->pad[1] = k->pad[2] = 0;
 	k->src = ip->src_addr;
 	k->dst = ip->dst_addr;
-	k->sport = 0;
-	k->dport = 0;
-	if ((k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP) &&
-	    (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_OFFSET_MASK)) == 0 &&
-	    tot >= ihl + 4) {
-		const rte_be16_t *pp = (const rte_be16_t *)((const uint8_t *)ip + ihl);
-		k->sport = pp[0];
-		k->dport = pp[1];
-	}
+	/* Only a first fragment carries the ports (RFC 4301 §7). */
+	k->pad[0] = l4_fill((const uint8_t *)ip + ihl, later ? 0 : tot - ihl, k->proto,
+			    &k->sport, &k->dport);
 	return LG_DROP_MAX;
 }
 
-/* Forwarding decrements TTL (RFC 791, RFC 1812 §5.3.1); incremental
- * checksum update per RFC 1624. Returns 0, or -1 if TTL would expire. */
-static inline int
-lg_pkt_ttl_dec4(struct rte_ipv4_hdr *ip)
+static inline enum lg_drop
+parse6(struct rte_mbuf *m, uint32_t len, struct lg_key6 *k)
 {
+	const struct rte_ipv6_hdr *ip = lg_pkt_l3(m);
+	const uint8_t *p;
+	uint32_t tot, off = sizeof(*ip), i;
+	int proto;
+	bool frag = false, later = false;
+
+	if (unlikely(len < LG_L2_LEN + sizeof(*ip) ||
+		     (rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6))
+		return LG_DROP_MALFORMED;
+	tot = sizeof(*ip) + rte_be_to_cpu_16(ip->payload_len);
+	if (unlikely(LG_L2_LEN + tot > len))
+		return LG_DROP_MALFORMED;
+	if (unlikely(martian6_addr(ip->src_addr) || martian6_addr(ip->dst_addr)))
+		return LG_DROP_MARTIAN;
+	if (unlikely(LG_L2_LEN + tot < len))
+		rte_pktmbuf_trim(m, len - (LG_L2_LEN + tot));
+	p = (const uint8_t *)ip;
+	proto = ip->proto;
+	for (i = 0; i < LG_IP6_EXT_MAX; i++) {
+		size_t ext = 0;
+		int next;
+
+		if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING &&
+		    proto != IPPROTO_DSTOPTS && proto != IPPROTO_FRAGMENT)
+			break;
+		if (unlikely(off + 8 > tot))
+			return LG_DROP_MALFORMED;
+		next = rte_ipv6_get_next_ext(p + off, proto, &ext);
+		if (proto == IPPROTO_FRAGMENT) {
+			const struct rte_ipv6_fragment_ext *f = (const void *)(p + off);
+
+			frag = true;
+			later = RTE_IPV6_GET_FO(rte_be_to_cpu_16(f->frag_data)) != 0;
+		}
+		if (unlikely(next < 0 || off + ext > tot))
+			return LG_DROP_MALFORMED;
+		off += (uint32_t)ext;
+		proto = next;
+	}
+	if (unlikely(i == LG_IP6_EXT_MAX))
+		return LG_DROP_MALFORMED;
+	m->l3_len = off;
+	m->packet_type = RTE_PTYPE_L3_IPV6 | (frag ? RTE_PTYPE_L4_FRAG : 0);
+	k->proto = (uint8_t)proto;
+	k->pad[1] = k->pad[2] = 0;
+	memcpy(k->src, ip->src_addr, 16);
+	memcpy(k->dst, ip->dst_addr, 16);
+	k->pad[0] = l4_fill(p + off, later ? 0 : tot - off, k->proto, &k->sport, &k->dport);
+	return LG_DROP_MAX;
+}
+
+/*
+ * Validate an Ethernet + IPv4/IPv6 frame and fill the key. Returns
+ * LG_DROP_MAX when the packet is good, else the drop reason.
+ */
+static inline enum lg_drop
+lg_pkt_parse(struct rte_mbuf *m, union lg_key *k)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+
+	if (unlikely(len < LG_L2_LEN || m->nb_segs != 1))
+		return LG_DROP_MALFORMED;
+	m->l2_len = LG_L2_LEN;
+	if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		return parse4(m, len, &k->k4);
+	if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+		return parse6(m, len, &k->k6);
+	return LG_DROP_NOT_IP;
+}
+
+static inline uint8_t
+lg_key_proto(const union lg_key *k)
+{
+	return k->k4.proto;   /* first byte of either layout */
+}
+
+/*
+ * Forwarding decrements TTL / hop limit (RFC 1812 §5.3.1, RFC 8200 §3);
+ * IPv4 checksum updated incrementally (RFC 1624). Returns 0, or -1 if it
+ * would expire.
+ */
+static inline int
+lg_pkt_ttl_dec(struct rte_mbuf *m)
+{
+	if (lg_pkt_is6(m)) {
+		struct rte_ipv6_hdr *ip6 = lg_pkt_l3(m);
+
+		if (unlikely(ip6->hop_limits <= 1))
+			return -1;
+		ip6->hop_limits--;
+		return 0;
+	}
+	struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
 	uint32_t sum;
 
 	if (unlikely(ip->time_to_live <= 1))
@@ -98,6 +260,18 @@ lg_pkt_ttl_dec4(struct rte_ipv4_hdr *ip)
 	sum = (uint32_t)ip->hdr_checksum + RTE_BE16(0x0100);
 	ip->hdr_checksum = (uint16_t)(sum + (sum >> 16));
 	return 0;
+}
+
+/* Traffic class octet (IPv4 TOS / IPv6 TC): DSCP << 2 | ECN. */
+static inline uint8_t
+lg_pkt_tos(struct rte_mbuf *m)
+{
+	if (lg_pkt_is6(m)) {
+		const struct rte_ipv6_hdr *ip6 = lg_pkt_l3(m);
+
+		return (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
+	}
+	return ((const struct rte_ipv4_hdr *)lg_pkt_l3(m))->type_of_service;
 }
 
 #endif /* LG_PKT_H */

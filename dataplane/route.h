@@ -4,15 +4,17 @@
 
 /*
  * Static routes: destination prefix -> (port, next-hop MAC), longest prefix
- * match through rte_lpm. Immutable once created, replaced whole.
+ * match through rte_lpm (IPv4) and rte_lpm6 (IPv6). The next-hop MAC is the
+ * static neighbour entry. Immutable once created, replaced whole.
  */
 
 #include <stdint.h>
 #include <rte_ether.h>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>
 
 struct lg_route_entry {
-	uint8_t af;                  /* 4 (6: next issue) */
+	uint8_t af;                  /* 4 or 6 */
 	uint8_t addr[16];            /* network order */
 	uint8_t len;
 	uint16_t port;               /* DPDK port id */
@@ -27,8 +29,10 @@ struct lg_nexthop {
 
 struct lg_routes {
 	struct rte_lpm *lpm4;
+	struct rte_lpm6 *lpm6;
 	int32_t def4;                /* next hop of 0.0.0.0/0, or -1: rte_lpm
 				      * takes depths 1..32 only */
+	int32_t def6;                /* ::/0, likewise */
 	uint32_t nnh;
 	struct lg_nexthop nh[];
 };
@@ -49,6 +53,20 @@ lg_route_lookup4(const struct lg_routes *rt, uint32_t dst)
 		if (rt->def4 < 0)
 			return NULL;
 		nh = (uint32_t)rt->def4;
+	}
+	return &rt->nh[nh];
+}
+
+/* worker: dst is 16 bytes, network order. */
+static inline const struct lg_nexthop *
+lg_route_lookup6(const struct lg_routes *rt, const uint8_t *dst)
+{
+	uint32_t nh;
+
+	if (rte_lpm6_lookup(rt->lpm6, dst, &nh) != 0) {
+		if (rt->def6 < 0)
+			return NULL;
+		nh = (uint32_t)rt->def6;
 	}
 	return &rt->nh[nh];
 }

@@ -13,81 +13,179 @@
 #include "pkt.h"
 #include "sa.h"
 
-#define GCM_ICV_LEN 16
-#define GCM_IV_LEN 12  /* salt(4) || IV(8), RFC 4106 §4 */
+/* What each suite puts on the wire (RFC 4106, RFC 3602, RFC 3686, RFC 2410). */
+struct suite {
+	uint8_t iv_len, crypto_iv_len, pad_align;
+	enum rte_crypto_cipher_algorithm calgo;
+};
 
-const char *
-lg_sa_alg_name(uint8_t alg)
+static const struct suite suites[] = {
+	[LG_SA_C_NULL] = { 0, 0, 4, RTE_CRYPTO_CIPHER_NULL },
+	[LG_SA_C_AES_CBC] = { 16, 16, 16, RTE_CRYPTO_CIPHER_AES_CBC },
+	/* nonce(4) || IV(8) || counter(4) */
+	[LG_SA_C_AES_CTR] = { 8, 16, 4, RTE_CRYPTO_CIPHER_AES_CTR },
+	/* salt(4) || IV(8) */
+	[LG_SA_C_AES_GCM] = { 8, 12, 4, 0 },
+};
+
+static uint8_t
+icv_len_of(uint8_t auth)
 {
-	return alg == LG_SA_AES256_GCM ? "aes-256-gcm" : "aes-128-gcm";
+	switch (auth) {
+	case LG_SA_A_SHA1_96: return 12;
+	case LG_SA_A_SHA256_128: return 16;
+	case LG_SA_A_AEAD: return 16;
+	default: return 0;
+	}
+}
+
+char *
+lg_sa_suite_format(const struct lg_sa *sa, char *buf, size_t len)
+{
+	static const char *const auth[] = {
+		[LG_SA_A_NULL] = "null", [LG_SA_A_SHA1_96] = "hmac-sha1-96",
+		[LG_SA_A_SHA256_128] = "hmac-sha256-128", [LG_SA_A_AEAD] = "",
+	};
+	const char *bits = sa->cipher_key_len == 32 ? "256" : "128";
+
+	switch (sa->cipher) {
+	case LG_SA_C_AES_GCM:
+		snprintf(buf, len, "aes-%s-gcm", bits);
+		break;
+	case LG_SA_C_NULL:
+		snprintf(buf, len, "null/%s", auth[sa->auth]);
+		break;
+	default:
+		snprintf(buf, len, "aes-%s-%s/%s", bits,
+			 sa->cipher == LG_SA_C_AES_CBC ? "cbc" : "ctr", auth[sa->auth]);
+	}
+	return buf;
 }
 
 /*
  * Outer header template for outbound tunnel SAs: Ethernet (addresses filled
- * after routing) + IPv4. librte_ipsec copies it in front of the ESP header
- * and sets total length and id; we set the checksum after processing.
+ * after routing) + IPv4 or IPv6. librte_ipsec copies it in front of the ESP
+ * header (adding the UDP header itself for NAT-T) and sets lengths and the
+ * IPv4 id; the worker sets DSCP/ECN/DF per packet and the IPv4 checksum.
  */
-struct tun4_hdr {
+struct tun_hdr {
 	struct rte_ether_hdr eth;
-	struct rte_ipv4_hdr ip;
+	union {
+		struct rte_ipv4_hdr v4;
+		struct rte_ipv6_hdr v6;
+	};
 } __rte_packed __rte_aligned(2);
 
-static void
-fill_tun4(struct tun4_hdr *h, const struct lg_sa_prm *p)
+static uint32_t
+fill_tun(struct tun_hdr *h, const struct lg_sa_prm *p)
 {
+	uint8_t proto = p->encap_udp ? IPPROTO_UDP : IPPROTO_ESP;
+	uint8_t ttl = p->ttl ? p->ttl : 64;
+
 	memset(h, 0, sizeof(*h));
+	if (p->af == 6) {
+		h->eth.ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+		h->v6.vtc_flow = RTE_BE32(6u << 28);
+		h->v6.proto = proto;
+		h->v6.hop_limits = ttl;
+		memcpy(h->v6.src_addr, p->local, 16);
+		memcpy(h->v6.dst_addr, p->remote, 16);
+		return sizeof(h->eth) + sizeof(h->v6);
+	}
 	h->eth.ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-	h->ip.version_ihl = RTE_IPV4_VHL_DEF;
-	/* DF set: the id is then not used for reassembly (RFC 6864 §4.1);
-	 * configurable DF handling comes with RFC 4301 §8.1 in a later issue. */
-	h->ip.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-	h->ip.time_to_live = 64;
-	h->ip.next_proto_id = IPPROTO_ESP;
-	memcpy(&h->ip.src_addr, p->local, 4);
-	memcpy(&h->ip.dst_addr, p->remote, 4);
+	h->v4.version_ihl = RTE_IPV4_VHL_DEF;
+	/* RFC 4301 §8.1: DF set or cleared here, or copied per packet. */
+	if (p->df == LG_SA_DF_SET)
+		h->v4.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+	h->v4.time_to_live = ttl;
+	h->v4.next_proto_id = proto;
+	memcpy(&h->v4.src_addr, p->local, 4);
+	memcpy(&h->v4.dst_addr, p->remote, 4);
+	return sizeof(h->eth) + sizeof(h->v4);
 }
 
+/* xf[0..1]: AEAD alone, or cipher -> auth (outbound) / auth -> cipher
+ * (inbound), the order librte_ipsec expects. */
 static void
-fill_aead(struct rte_crypto_sym_xform *xf, const struct lg_sa_prm *p)
+fill_xforms(struct rte_crypto_sym_xform xf[2], const struct lg_sa_prm *p)
 {
-	memset(xf, 0, sizeof(*xf));
-	xf->type = RTE_CRYPTO_SYM_XFORM_AEAD;
-	xf->aead.op = p->dir == LG_SA_OUT ? RTE_CRYPTO_AEAD_OP_ENCRYPT
-					  : RTE_CRYPTO_AEAD_OP_DECRYPT;
-	xf->aead.algo = RTE_CRYPTO_AEAD_AES_GCM;
-	xf->aead.key.data = p->key;
-	xf->aead.key.length = p->key_len;
-	xf->aead.iv.offset = LG_IV_OFFSET;
-	xf->aead.iv.length = GCM_IV_LEN;
-	xf->aead.digest_length = GCM_ICV_LEN;
-	/* AAD is SPI || seq, or SPI || seq_hi || seq_lo with ESN (RFC 4106 §5). */
-	xf->aead.aad_length = p->esn ? 12 : 8;
+	const struct suite *su = &suites[p->cipher];
+	bool out = p->dir == LG_SA_OUT;
+	struct rte_crypto_sym_xform *c, *a;
+
+	memset(xf, 0, 2 * sizeof(*xf));
+	if (p->cipher == LG_SA_C_AES_GCM) {
+		xf[0].type = RTE_CRYPTO_SYM_XFORM_AEAD;
+		xf[0].aead.op = out ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT;
+		xf[0].aead.algo = RTE_CRYPTO_AEAD_AES_GCM;
+		xf[0].aead.key.data = p->cipher_key;
+		xf[0].aead.key.length = p->cipher_key_len;
+		xf[0].aead.iv.offset = LG_IV_OFFSET;
+		xf[0].aead.iv.length = su->crypto_iv_len;
+		xf[0].aead.digest_length = 16;
+		/* SPI || seq, or SPI || seq_hi || seq_lo with ESN (RFC 4106 §5). */
+		xf[0].aead.aad_length = p->esn ? 12 : 8;
+		return;
+	}
+	c = out ? &xf[0] : &xf[1];
+	a = out ? &xf[1] : &xf[0];
+	xf[0].next = &xf[1];
+	c->type = RTE_CRYPTO_SYM_XFORM_CIPHER;
+	c->cipher.op = out ? RTE_CRYPTO_CIPHER_OP_ENCRYPT : RTE_CRYPTO_CIPHER_OP_DECRYPT;
+	c->cipher.algo = su->calgo;
+	c->cipher.key.data = p->cipher_key;
+	c->cipher.key.length = p->cipher_key_len;
+	c->cipher.iv.offset = LG_IV_OFFSET;
+	c->cipher.iv.length = su->crypto_iv_len;
+	a->type = RTE_CRYPTO_SYM_XFORM_AUTH;
+	a->auth.op = out ? RTE_CRYPTO_AUTH_OP_GENERATE : RTE_CRYPTO_AUTH_OP_VERIFY;
+	a->auth.algo = p->auth == LG_SA_A_SHA1_96 ? RTE_CRYPTO_AUTH_SHA1_HMAC
+						  : RTE_CRYPTO_AUTH_SHA256_HMAC;
+	a->auth.key.data = p->auth_key;
+	a->auth.key.length = p->auth_key_len;
+	a->auth.digest_length = icv_len_of(p->auth);
 }
 
 static void
 fill_ipsec_prm(struct rte_ipsec_sa_prm *ip, const struct lg_sa_prm *p,
-	       struct rte_crypto_sym_xform *xf, const struct tun4_hdr *tun)
+	       struct rte_crypto_sym_xform *xf, const struct tun_hdr *tun, uint32_t tun_len)
 {
 	memset(ip, 0, sizeof(*ip));
 	ip->flags = p->sqn_atom ? RTE_IPSEC_SAFLAG_SQN_ATOM : 0;
 	ip->ipsec_xform.spi = p->spi;
-	memcpy(&ip->ipsec_xform.salt, p->salt, 4);
+	if (p->salt != NULL)
+		memcpy(&ip->ipsec_xform.salt, p->salt, 4);
 	ip->ipsec_xform.options.esn = p->esn;
+	ip->ipsec_xform.options.udp_encap = p->encap_udp;
+	ip->ipsec_xform.udp.sport = p->encap_sport;
+	ip->ipsec_xform.udp.dport = p->encap_dport;
 	/* librte_ipsec starts the outbound counter here (0 means 1). */
 	ip->ipsec_xform.esn.value = p->dir == LG_SA_OUT ? p->next_seq : 0;
 	ip->ipsec_xform.direction = p->dir == LG_SA_OUT ?
 		RTE_SECURITY_IPSEC_SA_DIR_EGRESS : RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
 	ip->ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
-	ip->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
-	ip->ipsec_xform.tunnel.type = RTE_SECURITY_IPSEC_TUNNEL_IPV4;
-	memcpy(&ip->ipsec_xform.tunnel.ipv4.src_ip, p->local, 4);
-	memcpy(&ip->ipsec_xform.tunnel.ipv4.dst_ip, p->remote, 4);
 	ip->ipsec_xform.replay_win_sz = p->dir == LG_SA_IN ? p->replay_window : 0;
 	ip->crypto_xform = xf;
-	ip->tun.next_proto = IPPROTO_IPIP;
+	if (p->mode == LG_SA_M_TRANSPORT) {
+		ip->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT;
+		/* librte_ipsec's name for "IPv4 transport" / "IPv6 transport". */
+		ip->trs.proto = p->af == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+		return;
+	}
+	ip->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+	if (p->af == 6) {
+		ip->ipsec_xform.tunnel.type = RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+		memcpy(&ip->ipsec_xform.tunnel.ipv6.src_addr, p->local, 16);
+		memcpy(&ip->ipsec_xform.tunnel.ipv6.dst_addr, p->remote, 16);
+	} else {
+		ip->ipsec_xform.tunnel.type = RTE_SECURITY_IPSEC_TUNNEL_IPV4;
+		memcpy(&ip->ipsec_xform.tunnel.ipv4.src_ip, p->local, 4);
+		memcpy(&ip->ipsec_xform.tunnel.ipv4.dst_ip, p->remote, 4);
+	}
+	ip->tun.next_proto = p->inner_af == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	if (p->dir == LG_SA_OUT) {
 		ip->tun.hdr = tun;
-		ip->tun.hdr_len = sizeof(*tun);
+		ip->tun.hdr_len = (uint8_t)tun_len;
 		ip->tun.hdr_l3_off = sizeof(tun->eth);
 	}
 }
@@ -104,8 +202,9 @@ init_sessions(struct lg_sa *sa, const struct lg_sa_prm *p,
 
 		sa->cses[i] = rte_cryptodev_sym_session_create(p->dev_ids[i], xf,
 							       p->sess_mp);
+		/* A device without the suite refuses the session. */
 		if (sa->cses[i] == NULL)
-			return -(rte_errno ? rte_errno : ENOMEM);
+			return rte_errno == ENOMEM ? -ENOMEM : -ENOTSUP;
 		ss->sa = sa->isa;
 		ss->type = p->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO
 				  : RTE_SECURITY_ACTION_TYPE_NONE;
@@ -123,39 +222,81 @@ init_sessions(struct lg_sa *sa, const struct lg_sa_prm *p,
 }
 
 static void
-copy_cold(struct lg_sa *sa, const struct lg_sa_prm *p)
+copy_params(struct lg_sa *sa, const struct lg_sa_prm *p)
 {
 	sa->slot = p->slot;
 	sa->dir = p->dir;
+	sa->mode = p->mode;
 	sa->ndev = p->ndev;
-	sa->spi = p->spi;
-	sa->alg = p->alg;
 	sa->af = p->af;
+	sa->inner_af = p->mode == LG_SA_M_TRANSPORT ? p->af : p->inner_af;
+	sa->iv_len = suites[p->cipher].iv_len;
+	sa->pad_align = suites[p->cipher].pad_align;
+	sa->icv_len = icv_len_of(p->auth);
+	sa->sqh_len = p->esn && p->auth != LG_SA_A_AEAD ? 4 : 0;
+	sa->next_proto = sa->inner_af == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+	sa->df = p->df;
+	sa->dscp = p->dscp;
+	sa->encap_udp = p->encap_udp;
+	sa->spi = p->spi;
+	sa->cipher = p->cipher;
+	sa->auth = p->auth;
+	sa->cipher_key_len = p->cipher_key_len;
 	memcpy(sa->local, p->local, sizeof(sa->local));
 	memcpy(sa->remote, p->remote, sizeof(sa->remote));
+	sa->encap_sport = p->encap_sport;
+	sa->encap_dport = p->encap_dport;
+	sa->ttl = p->ttl ? p->ttl : 64;
 	sa->replay_window = p->replay_window;
 	sa->esn = p->esn;
 	snprintf(sa->name, sizeof(sa->name), "%s", p->name);
 	snprintf(sa->peer_id, sizeof(sa->peer_id), "%s", p->peer_id ? p->peer_id : "");
 }
 
+/* RFC 4303 §3.2 / RFC 4301 §4.2: never NULL encryption with no integrity.
+ * Confidentiality-only ESP is legal (RFC 4303 §3.2 MAY) but then carries no
+ * anti-replay (§3.4.3: MUST NOT without integrity). */
+static bool
+prm_valid(const struct lg_sa_prm *p)
+{
+	bool aead = p->cipher == LG_SA_C_AES_GCM;
+
+	if ((p->af != 4 && p->af != 6) || p->ndev == 0 || p->ndev > LG_CRYPTO_DEV_MAX ||
+	    p->cipher > LG_SA_C_AES_GCM || p->auth > LG_SA_A_AEAD)
+		return false;
+	if (aead != (p->auth == LG_SA_A_AEAD))
+		return false;
+	if (p->auth == LG_SA_A_NULL && (p->cipher == LG_SA_C_NULL || p->replay_window != 0))
+		return false;
+	if (p->cipher == LG_SA_C_NULL ? p->cipher_key_len != 0 :
+	    (p->cipher_key_len != 16 && p->cipher_key_len != 32))
+		return false;
+	if ((p->cipher == LG_SA_C_AES_GCM || p->cipher == LG_SA_C_AES_CTR) && p->salt == NULL)
+		return false;
+	if (!aead && (p->auth_key_len == 0) != (p->auth == LG_SA_A_NULL))
+		return false;
+	if (p->mode == LG_SA_M_TUNNEL && p->inner_af != 4 && p->inner_af != 6)
+		return false;
+	return !(p->encap_udp && p->mode != LG_SA_M_TUNNEL);
+}
+
 struct lg_sa *
 lg_sa_create(const struct lg_sa_prm *p)
 {
-	struct rte_crypto_sym_xform xf;
+	struct rte_crypto_sym_xform xf[2];
 	struct rte_ipsec_sa_prm ip;
-	struct tun4_hdr tun;
+	struct tun_hdr tun;
 	struct lg_sa *sa;
+	uint32_t tun_len;
 	int sz, rc;
 
-	if (p->af != 4 || p->ndev == 0 || p->ndev > LG_CRYPTO_DEV_MAX ||
-	    (p->key_len != 16 && p->key_len != 32)) {
+	if (!prm_valid(p)) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	fill_tun4(&tun, p);
-	fill_aead(&xf, p);
-	fill_ipsec_prm(&ip, p, &xf, &tun);
+	tun_len = fill_tun(&tun, p);
+	fill_xforms(xf, p);
+	fill_ipsec_prm(&ip, p, xf, &tun, tun_len);
 	sz = rte_ipsec_sa_size(&ip);
 	if (sz < 0) {
 		rte_errno = -sz;
@@ -166,19 +307,20 @@ lg_sa_create(const struct lg_sa_prm *p)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	copy_cold(sa, p);
+	copy_params(sa, p);
 	sa->isa_size = (uint32_t)sz;
 	sa->isa = rte_zmalloc_socket("lg_ipsec_sa", sz, RTE_CACHE_LINE_SIZE, p->socket);
 	rc = sa->isa == NULL ? -ENOMEM : rte_ipsec_sa_init(sa->isa, &ip, sz);
 	if (rc >= 0)
-		rc = init_sessions(sa, p, &xf);
+		rc = init_sessions(sa, p, xf);
 	if (rc >= 0 && p->dir == LG_SA_IN && p->replay_window > 0) {
 		sa->rp = lg_replay_create(p->replay_window, p->esn, p->sqn_atom, p->socket);
 		if (sa->rp == NULL)
 			rc = -ENOMEM;
 	}
-	/* The PMD keeps its own (expanded) copy of the key. */
+	/* The PMD keeps its own (expanded) copy of the keys. */
 	explicit_bzero(&ip.ipsec_xform.salt, sizeof(ip.ipsec_xform.salt));
+	explicit_bzero(xf, sizeof(xf));
 	if (rc < 0) {
 		lg_sa_free(sa);
 		rte_errno = -rc;

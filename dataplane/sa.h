@@ -5,12 +5,12 @@
 /*
  * A Security Association: an rte_ipsec_sa plus one crypto session per crypto
  * device. Everything the packet loop reads is the rte_ipsec_session of the
- * worker's device (one cache line each) and the few fields after it; names,
+ * worker's device (one cache line each) and the hot fields after it; names,
  * identities and config origin are cold.
  *
  * Lifetime: created by the control thread, published in the SA table, then
- * immutable apart from the sequence/replay state that librte_ipsec keeps
- * inside rte_ipsec_sa (SQN_ATOM when several workers share the SA).
+ * immutable apart from the sequence/replay state (librte_ipsec's counter,
+ * SQN_ATOM when several workers share the SA, and our replay window).
  * Freed only after it is unpublished and a grace period has passed; free
  * zeroes the key material it holds.
  */
@@ -26,21 +26,34 @@
 #define LG_SA_ID_MAX 128
 
 enum lg_sa_dir { LG_SA_OUT = 0, LG_SA_IN = 1 };
-enum lg_sa_alg { LG_SA_AES128_GCM, LG_SA_AES256_GCM };
+enum lg_sa_m { LG_SA_M_TUNNEL = 0, LG_SA_M_TRANSPORT = 1 };
+enum lg_sa_cipher { LG_SA_C_NULL, LG_SA_C_AES_CBC, LG_SA_C_AES_CTR, LG_SA_C_AES_GCM };
+enum lg_sa_auth { LG_SA_A_NULL, LG_SA_A_SHA1_96, LG_SA_A_SHA256_128, LG_SA_A_AEAD };
+enum lg_sa_df { LG_SA_DF_COPY, LG_SA_DF_SET, LG_SA_DF_CLEAR };
 
 struct lg_sa_prm {
 	const char *name;
 	const char *peer_id;
 	uint8_t dir;               /* enum lg_sa_dir */
+	uint8_t mode;              /* enum lg_sa_m */
 	uint32_t spi;              /* host order */
-	uint8_t af;                /* 4 */
+	uint8_t af;                /* outer family: 4 or 6 */
+	uint8_t inner_af;          /* tunnel: 4 or 6; transport: = af */
 	uint8_t local[16], remote[16];
-	uint8_t alg;               /* enum lg_sa_alg */
-	const uint8_t *key;
-	uint8_t key_len;
-	const uint8_t *salt;       /* 4 bytes */
+	uint8_t cipher;            /* enum lg_sa_cipher */
+	const uint8_t *cipher_key;
+	uint8_t cipher_key_len;
+	const uint8_t *salt;       /* 4 bytes: GCM salt / CTR nonce, else NULL */
+	uint8_t auth;              /* enum lg_sa_auth */
+	const uint8_t *auth_key;
+	uint8_t auth_key_len;
 	uint32_t replay_window;
 	bool esn;
+	bool encap_udp;            /* RFC 3948 */
+	uint16_t encap_sport, encap_dport;
+	uint8_t df;                /* enum lg_sa_df */
+	int16_t dscp;              /* -1 = copy */
+	uint8_t ttl;               /* outer TTL / hop limit; 0 = 64 */
 	uint64_t next_seq;         /* outbound: first sequence number to send;
 				    * 0 = 1 (RFC 4303 §3.3.3). For resuming an
 				    * SA's state, and for overflow tests. */
@@ -60,12 +73,21 @@ struct lg_sa {
 	struct lg_replay *rp;      /* inbound with anti-replay on, else NULL */
 	uint32_t slot;
 	uint8_t dir;
+	uint8_t mode;
 	uint8_t ndev;
+	uint8_t af, inner_af;
+	uint8_t iv_len, icv_len, pad_align;
+	uint8_t sqh_len;           /* 4 with ESN and a non-AEAD ICV, RFC 4303 §3.3.2.1 */
+	uint8_t next_proto;        /* tunnel: IPPROTO_IPIP / IPPROTO_IPV6 */
+	uint8_t df;
+	int16_t dscp;
+	bool encap_udp;
 	/* [I] cold */
 	uint32_t spi;
-	uint8_t alg;
-	uint8_t af;
+	uint8_t cipher, auth, cipher_key_len;
 	uint8_t local[16], remote[16];
+	uint16_t encap_sport, encap_dport;
+	uint8_t ttl;
 	uint32_t replay_window;
 	bool esn;
 	void *cses[LG_CRYPTO_DEV_MAX];
@@ -76,9 +98,12 @@ struct lg_sa {
 } __rte_cache_aligned;
 
 /* control */
+/* NULL with rte_errno: EINVAL (parameters), ENOTSUP (a device cannot run
+ * the suite), ENOMEM. */
 struct lg_sa *lg_sa_create(const struct lg_sa_prm *prm);
 void lg_sa_free(struct lg_sa *sa);
-const char *lg_sa_alg_name(uint8_t alg);
+/* "aes-128-cbc/hmac-sha1-96", "aes-256-gcm"; buf >= 48. */
+char *lg_sa_suite_format(const struct lg_sa *sa, char *buf, size_t len);
 
 /* worker: the SA that owns a session handed back by librte_ipsec. */
 static inline struct lg_sa *

@@ -2,11 +2,12 @@
 /*
  * The packet loop. Outbound (protected -> unprotected):
  *   parse -> SPD-out -> [latch lookup: latching issue] -> ESP encap per SA
- *   run -> route on the tunnel end -> TX.
+ *   run -> outer header rules (RFC 4301 §5.1.2) -> route -> TX.
  * Inbound (unprotected -> protected):
- *   parse -> ESP: SAD by SPI -> replay pre-check, ICV, replay commit
- *   (librte_ipsec, RFC 4303 §3.4.3) -> inner selector check (RFC 4301 §5.2)
- *   -> [latch check] -> route -> TX;  non-ESP: SPD-in, BYPASS or drop.
+ *   parse -> ESP or ESP-in-UDP (RFC 3948): SAD by SPI -> replay pre-check,
+ *   ICV, trailer, replay commit (RFC 4303 §3.4.3) -> decap, ECN (RFC 6040)
+ *   -> inner selector check (RFC 4301 §5.2) -> [latch check] -> route -> TX;
+ *   other packets: SPD-in, BYPASS or drop.
  *
  * Stages take mb[], n and compact what survives to the front; a packet that
  * fails is freed at once with its drop reason counted.
@@ -21,13 +22,18 @@
 #include <rte_ethdev.h>
 #include <rte_ipsec.h>
 #include <rte_prefetch.h>
+#include <rte_udp.h>
 
 #include "pkt.h"
 #include "worker.h"
 
 #define ESP_HDR_LEN 8
-#define GCM_IV_LEN 8
-#define GCM_ICV_LEN 16
+#define NATT_PORT 4500          /* RFC 3948 */
+#define NH_DUMMY 59             /* RFC 4303 §2.6 */
+#define ECN_MASK 0x03
+#define ECN_ECT1 0x01
+#define ECN_ECT0 0x02
+#define ECN_CE 0x03
 
 static inline void
 drop(struct lg_worker *w, struct rte_mbuf *m, enum lg_drop why)
@@ -83,47 +89,26 @@ tx_enqueue(struct lg_worker *w, const struct lg_nexthop *nh, struct rte_mbuf *m)
 		flush_port(w, pi);
 }
 
-/* Route an IPv4 frame (Ethernet header present) on its IP destination. */
-static inline void
-forward4(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m)
+static inline const struct lg_nexthop *
+route(const struct lg_routes *rt, struct rte_mbuf *m)
 {
-	const struct rte_ipv4_hdr *ip = lg_pkt_ip4(m);
-	const struct lg_nexthop *nh;
+	if (lg_pkt_is6(m))
+		return lg_route_lookup6(rt, ((const struct rte_ipv6_hdr *)lg_pkt_l3(m))->dst_addr);
+	return lg_route_lookup4(rt, rte_be_to_cpu_32(((const struct rte_ipv4_hdr *)
+						       lg_pkt_l3(m))->dst_addr));
+}
 
-	nh = lg_route_lookup4(rt, rte_be_to_cpu_32(ip->dst_addr));
+/* Route a frame (Ethernet header present) on its IP destination. */
+static inline void
+forward(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m)
+{
+	const struct lg_nexthop *nh = route(rt, m);
+
 	if (unlikely(nh == NULL)) {
 		drop(w, m, LG_DROP_NO_ROUTE);
 		return;
 	}
 	tx_enqueue(w, nh, m);
-}
-
-/* ---- outbound ---------------------------------------------------------- */
-
-static void
-out_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
-	   uint32_t n)
-{
-	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
-	const struct lg_nexthop *nh;
-	uint32_t i;
-
-	/* Every packet of the run has the same outer destination. */
-	nh = lg_route_lookup4(rt, (uint32_t)sa->remote[0] << 24 |
-			      (uint32_t)sa->remote[1] << 16 |
-			      (uint32_t)sa->remote[2] << 8 | sa->remote[3]);
-	if (unlikely(nh == NULL)) {
-		drop_n(w, mb, n, LG_DROP_NO_ROUTE);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		struct rte_ipv4_hdr *ip = lg_pkt_ip4(mb[i]);
-
-		/* librte_ipsec sets length and id, not the checksum. */
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		tx_enqueue(w, nh, mb[i]);
-	}
 }
 
 static void
@@ -139,6 +124,111 @@ count_sa(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 	w->st->sa[sa->slot].bytes += bytes;
 }
 
+/* Parse a burst into keys; survivors compacted to the front. */
+static uint32_t
+parse_burst(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n,
+	    union lg_key key[], const union lg_key *kp[], uint8_t is6[])
+{
+	uint32_t i, k = 0;
+	enum lg_drop why;
+
+	for (i = 0; i < n; i++) {
+		why = lg_pkt_parse(mb[i], &key[k]);
+		if (unlikely(why != LG_DROP_MAX)) {
+			drop(w, mb[i], why);
+			continue;
+		}
+		kp[k] = &key[k];
+		is6[k] = lg_pkt_is6(mb[i]);
+		mb[k++] = mb[i];
+	}
+	return k;
+}
+
+/* ---- outbound ---------------------------------------------------------- */
+
+/* RFC 4301 §5.1.2.1 and RFC 6040 §4.1 (normal mode): the outer DSCP is
+ * copied or set, the ECN field copied; DF copied, set or cleared (§8.1). */
+static inline void
+outer_rules(const struct lg_sa *sa, struct rte_mbuf *m)
+{
+	const struct lg_meta *mt = lg_mbuf_meta(m);
+	uint8_t tos = (uint8_t)((sa->dscp < 0 ? mt->tos & ~ECN_MASK : sa->dscp << 2) |
+				(mt->tos & ECN_MASK));
+
+	if (sa->af == 6) {
+		struct rte_ipv6_hdr *o6 = lg_pkt_l3(m);
+
+		o6->vtc_flow = rte_cpu_to_be_32(6u << 28 | (uint32_t)tos << 20);
+		if (sa->encap_udp) {
+			struct rte_udp_hdr *u = (struct rte_udp_hdr *)(o6 + 1);
+
+			/* IPv6 forbids a zero UDP checksum here (RFC 8200 §8.1). */
+			u->dgram_cksum = 0;
+			u->dgram_cksum = rte_ipv6_udptcp_cksum(o6, u);
+		}
+		return;
+	}
+	struct rte_ipv4_hdr *o4 = lg_pkt_l3(m);
+
+	o4->type_of_service = tos;
+	if (sa->df == LG_SA_DF_COPY)
+		o4->fragment_offset = mt->df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
+	o4->hdr_checksum = 0;
+	o4->hdr_checksum = rte_ipv4_cksum(o4);
+}
+
+static void
+out_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
+	   uint32_t n)
+{
+	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
+	const struct lg_nexthop *nh;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+
+		if (sa->mode == LG_SA_M_TUNNEL) {
+			m->packet_type = sa->af == 6 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV4;
+			outer_rules(sa, m);
+		} else if (sa->af == 4) {
+			struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
+
+			/* librte_ipsec changed protocol and length in place. */
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
+	}
+	if (n == 0)
+		return;
+	/* Tunnel: every packet of the run has the same outer destination. */
+	nh = sa->mode == LG_SA_M_TUNNEL ? route(rt, mb[0]) : NULL;
+	for (i = 0; i < n; i++) {
+		const struct lg_nexthop *h = nh ? nh : route(rt, mb[i]);
+
+		if (unlikely(h == NULL))
+			drop(w, mb[i], LG_DROP_NO_ROUTE);
+		else
+			tx_enqueue(w, h, mb[i]);
+	}
+}
+
+static void
+stash_inner(struct rte_mbuf *mb[], uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct lg_meta *mt = lg_mbuf_meta(mb[i]);
+
+		mt->tos = lg_pkt_tos(mb[i]);
+		mt->df = !lg_pkt_is6(mb[i]) &&
+			 (((const struct rte_ipv4_hdr *)lg_pkt_l3(mb[i]))->fragment_offset &
+			  RTE_BE16(RTE_IPV4_HDR_DF_FLAG));
+	}
+}
+
 static void
 esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 {
@@ -146,6 +236,8 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 	struct rte_crypto_op *cop[LG_BURST];
 	uint32_t i, k, e;
 
+	if (sa->mode == LG_SA_M_TUNNEL)
+		stash_inner(mb, n);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	rte_errno = 0;
 	if (w->dp->cpu_crypto) {
@@ -156,7 +248,7 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 		k = rte_ipsec_pkt_crypto_prepare(ss, mb, cop, n);
 	}
 	if (unlikely(k < n)) {
-		/* Not yet sent: take them back out of the SA's figures. */
+		/* Not sent: take them back out of the SA's figures. */
 		w->st->sa[sa->slot].pkts -= n - k;
 		for (i = k; i < n; i++)
 			w->st->sa[sa->slot].bytes -= rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
@@ -195,23 +287,15 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 	const struct lg_spd *spd = __atomic_load_n(&w->dp->spd_out, __ATOMIC_ACQUIRE);
 	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
 	struct lg_sa **sat = __atomic_load_n(&w->dp->sa, __ATOMIC_ACQUIRE);
-	struct lg_key4 key[LG_BURST];
-	const uint8_t *kp[LG_BURST];
+	union lg_key key[LG_BURST];
+	const union lg_key *kp[LG_BURST];
+	uint8_t is6[LG_BURST];
 	uint32_t res[LG_BURST];
 	struct lg_sa *sas[LG_BURST];
-	uint32_t i, k = 0, np = 0;
-	enum lg_drop why;
+	uint32_t i, k, np = 0;
 
-	for (i = 0; i < n; i++) {
-		why = lg_pkt_parse4(mb[i], &key[k]);
-		if (unlikely(why != LG_DROP_MAX)) {
-			drop(w, mb[i], why);
-			continue;
-		}
-		kp[k] = (const uint8_t *)&key[k];
-		mb[k++] = mb[i];
-	}
-	lg_spd_classify(spd, kp, res, k);
+	k = parse_burst(w, mb, n, key, kp, is6);
+	lg_spd_classify(spd, kp, is6, res, k);
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];
@@ -220,12 +304,16 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 			drop(w, m, LG_DROP_SPD_NO_MATCH);
 		} else if (unlikely(r->action == LG_SPD_DISCARD)) {
 			drop(w, m, LG_DROP_SPD_DISCARD);
-		} else if (unlikely(lg_pkt_ttl_dec4(lg_pkt_ip4(m)) != 0)) {
+		} else if (unlikely(lg_pkt_ttl_dec(m) != 0)) {
 			drop(w, m, LG_DROP_TTL_EXCEEDED);
 		} else if (r->action == LG_SPD_BYPASS) {
-			forward4(w, rt, m);
+			forward(w, rt, m);
 		} else if (unlikely((sas[np] = sat[r->sa_slot]) == NULL)) {
 			drop(w, m, LG_DROP_SA_MISSING);
+		} else if (unlikely((m->packet_type & RTE_PTYPE_L4_FRAG) &&
+				    sas[np]->mode == LG_SA_M_TRANSPORT)) {
+			/* RFC 4303 §3.1.1: transport mode carries whole datagrams. */
+			drop(w, m, LG_DROP_ESP_ENCAP_FAILED);
 		} else {
 			mb[np++] = m;
 		}
@@ -235,30 +323,44 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 
 /* ---- inbound ----------------------------------------------------------- */
 
-/* RFC 4303 §2.4: default padding 1, 2, 3, ... and the next header of a
- * tunnel SA (IPv4 in IPv4). Pad Length plus 2 must fit in the payload. */
-static inline bool
-trailer_ok(const struct rte_mbuf *m)
+static inline uint32_t
+esp_off(const struct rte_mbuf *m)
+{
+	return m->l2_len + m->l3_len;   /* l3_len covers the UDP header of NAT-T */
+}
+
+/*
+ * RFC 4303 §2.4: default padding 1, 2, 3, ... and a Pad Length that fits;
+ * Next Header must be the SA's inner protocol (tunnel) and not 59 (a dummy,
+ * §2.6, discarded by the caller). Returns the next header or -1.
+ */
+static inline int
+trailer_check(const struct lg_sa *sa, const struct rte_mbuf *m)
 {
 	uint32_t len = rte_pktmbuf_pkt_len(m);
-	uint32_t body = len - m->l2_len - m->l3_len - ESP_HDR_LEN - GCM_IV_LEN - GCM_ICV_LEN;
-	const uint8_t *t = rte_pktmbuf_mtod_offset(m, const uint8_t *, len - GCM_ICV_LEN - 2);
+	uint32_t tail = sa->icv_len + sa->sqh_len;
+	uint32_t body = len - esp_off(m) - ESP_HDR_LEN - sa->iv_len - tail;
+	const uint8_t *t = rte_pktmbuf_mtod_offset(m, const uint8_t *, len - tail - 2);
 	uint8_t pad = t[0], i;
 
-	if (t[1] != IPPROTO_IPIP || pad + 2u > body)
-		return false;
+	if (pad + 2u > body)
+		return -1;
 	for (i = 1; i <= pad; i++) {
 		if (t[(int)i - 1 - pad] != i)
-			return false;
+			return -1;
 	}
-	return true;
+	if (t[1] == NH_DUMMY)
+		return NH_DUMMY;
+	if (sa->mode == LG_SA_M_TUNNEL && t[1] != sa->next_proto)
+		return -1;
+	return t[1];
 }
 
 static inline uint32_t
 esp_seq(const struct rte_mbuf *m)
 {
 	const struct rte_esp_hdr *esp = rte_pktmbuf_mtod_offset(m, const struct rte_esp_hdr *,
-								 m->l2_len + m->l3_len);
+								 esp_off(m));
 
 	return rte_be_to_cpu_32(esp->seq);
 }
@@ -272,14 +374,20 @@ static uint32_t
 inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 {
 	uint32_t i, k = 0;
+	int nh;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 
-		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED))
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
 			drop(w, m, LG_DROP_ESP_AUTH_FAILED);
-		else if (unlikely(!trailer_ok(m)))
+			continue;
+		}
+		nh = trailer_check(sa, m);
+		if (unlikely(nh < 0))
 			drop(w, m, LG_DROP_ESP_BAD_TRAILER);
+		else if (unlikely(nh == NH_DUMMY))
+			drop(w, m, LG_DROP_ESP_DUMMY);
 		else if (sa->rp != NULL &&
 			 unlikely(!lg_replay_commit(sa->rp, lg_replay_seq(sa->rp, esp_seq(m)))))
 			drop(w, m, LG_DROP_ESP_REPLAY);
@@ -289,10 +397,41 @@ inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_
 	return k;
 }
 
+/* RFC 6040 §4.2 decapsulation. Returns false when the packet must be
+ * dropped (CE on the outside of a Not-ECT packet). */
+static inline bool
+ecn_decap(struct rte_mbuf *m, uint8_t outer)
+{
+	uint8_t tos = lg_pkt_tos(m), in = tos & ECN_MASK, out = outer & ECN_MASK, want = in;
+
+	if (out == ECN_CE)
+		want = ECN_CE;
+	else if (out == ECN_ECT1 && in == ECN_ECT0)
+		want = ECN_ECT1;
+	if (want == in)
+		return true;
+	if (in == 0)
+		return false;
+	tos = (uint8_t)((tos & ~ECN_MASK) | want);
+	if (lg_pkt_is6(m)) {
+		struct rte_ipv6_hdr *ip6 = lg_pkt_l3(m);
+		uint32_t v = rte_be_to_cpu_32(ip6->vtc_flow);
+
+		ip6->vtc_flow = rte_cpu_to_be_32((v & ~(0xffu << 20)) | (uint32_t)tos << 20);
+	} else {
+		struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
+
+		ip->type_of_service = tos;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	return true;
+}
+
 /*
- * Decapsulated packets start at the inner IP header. Put an Ethernet header
- * back, then check the inner packet against the policy the SA serves
- * (RFC 4301 §5.2), and forward.
+ * Decapsulated packets: tunnel mode leaves the inner IP header first, so an
+ * Ethernet header goes back on; transport mode keeps the original one. Then
+ * ECN, the check against the policy the SA serves (RFC 4301 §5.2), forward.
  */
 static void
 in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
@@ -300,31 +439,52 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 {
 	const struct lg_spd *spd = __atomic_load_n(&w->dp->spd_in, __ATOMIC_ACQUIRE);
 	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
-	struct lg_key4 key[LG_BURST];
-	const uint8_t *kp[LG_BURST];
+	union lg_key key[LG_BURST];
+	const union lg_key *kp[LG_BURST];
+	uint8_t is6[LG_BURST] = { 0 }, outer[LG_BURST];
 	uint32_t res[LG_BURST];
-	uint32_t i, k = 0;
-	enum lg_drop why;
+	uint32_t i, k;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
-		struct rte_ether_hdr *eh;
 
-		eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, LG_L2_LEN);
-		if (unlikely(eh == NULL)) {
-			drop(w, m, LG_DROP_MALFORMED);
-			continue;
+		outer[i] = lg_mbuf_meta(m)->tos;
+		/* Offload flags described the outer header. */
+		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+		if (sa->mode == LG_SA_M_TUNNEL) {
+			struct rte_ether_hdr *eh;
+
+			eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, LG_L2_LEN);
+			if (unlikely(eh == NULL)) {
+				/* Cannot happen: the outer headers were longer. */
+				mb[i] = NULL;
+				drop(w, m, LG_DROP_MALFORMED);
+				continue;
+			}
+			eh->ether_type = sa->inner_af == 6 ? RTE_BE16(RTE_ETHER_TYPE_IPV6)
+							   : RTE_BE16(RTE_ETHER_TYPE_IPV4);
 		}
-		eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-		why = lg_pkt_parse4(m, &key[k]);
-		if (unlikely(why != LG_DROP_MAX)) {
-			drop(w, m, why == LG_DROP_NOT_IP ? LG_DROP_MALFORMED : why);
-			continue;
-		}
-		kp[k] = (const uint8_t *)&key[k];
-		mb[k++] = m;
 	}
-	lg_spd_classify(spd, kp, res, k);
+	k = 0;
+	for (i = 0; i < n; i++) {
+		enum lg_drop why;
+
+		if (mb[i] == NULL)
+			continue;
+		why = lg_pkt_parse(mb[i], &key[k]);
+		if (unlikely(why != LG_DROP_MAX)) {
+			drop(w, mb[i], why == LG_DROP_NOT_IP ? LG_DROP_MALFORMED : why);
+			continue;
+		}
+		if (sa->mode == LG_SA_M_TUNNEL && unlikely(!ecn_decap(mb[i], outer[i]))) {
+			drop(w, mb[i], LG_DROP_ECN_CE_NOT_ECT);
+			continue;
+		}
+		kp[k] = &key[k];
+		is6[k] = lg_pkt_is6(mb[i]);
+		mb[k++] = mb[i];
+	}
+	lg_spd_classify(spd, kp, is6, res, k);
 	n = 0;
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
@@ -332,14 +492,14 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 		if (unlikely(res[i] == LG_SPD_NONE || r->action != LG_SPD_PROTECT ||
 			     r->sa_slot != sa->slot))
 			drop(w, mb[i], LG_DROP_ESP_SELECTOR_MISMATCH);
-		else if (unlikely(lg_pkt_ttl_dec4(lg_pkt_ip4(mb[i])) != 0))
+		else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0))
 			drop(w, mb[i], LG_DROP_TTL_EXCEEDED);
 		else
 			mb[n++] = mb[i];
 	}
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	for (i = 0; i < n; i++)
-		forward4(w, rt, mb[i]);
+		forward(w, rt, mb[i]);
 }
 
 static void
@@ -363,7 +523,7 @@ esp_in(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 	uint32_t i, k, e;
 
 	/* Prepare refuses only what the replay pre-check rejects: lengths
-	 * were checked before the SAD stage. */
+	 * were checked after the SAD stage. */
 	if (w->dp->cpu_crypto) {
 		k = rte_ipsec_pkt_cpu_prepare(ss, mb, n);
 		drop_n(w, mb + k, n - k, LG_DROP_ESP_REPLAY);
@@ -379,33 +539,105 @@ esp_in(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 	drop_n(w, mb + e, k - e, LG_DROP_CRYPTO_QUEUE_FULL);
 }
 
-/* Outer checks for ESP before the SAD: RFC 4303 §3.4.1 (no fragments) and
- * a length that can hold header, IV, trailer and ICV, 4-byte aligned. */
+/* ESP after the SAD: a length that holds header, IV, trailer and ICV, with
+ * the ciphertext a multiple of the suite's block. */
 static inline enum lg_drop
-esp_check(struct rte_mbuf *m)
+esp_check(const struct lg_sa *sa, const struct rte_mbuf *m)
 {
-	const struct rte_ipv4_hdr *ip = lg_pkt_ip4(m);
-	uint32_t plen = rte_pktmbuf_pkt_len(m) - m->l2_len - m->l3_len;
+	uint32_t plen = rte_pktmbuf_pkt_len(m) - esp_off(m);
+	uint32_t fixed = ESP_HDR_LEN + sa->iv_len + sa->icv_len;
 
-	if (unlikely(ip->fragment_offset &
-		     RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)))
-		return LG_DROP_ESP_FRAGMENT;
-	if (unlikely(plen < ESP_HDR_LEN + GCM_IV_LEN + 4 + GCM_ICV_LEN ||
-		     ((plen - ESP_HDR_LEN - GCM_IV_LEN - GCM_ICV_LEN) & 3) != 0 ||
-		     m->data_len != m->pkt_len))
+	if (unlikely(lg_mbuf_meta((struct rte_mbuf *)(uintptr_t)m)->natt != sa->encap_udp))
+		return LG_DROP_ESP_ENCAP_MISMATCH;
+	if (unlikely(plen < fixed + 2 || ((plen - fixed) & (sa->pad_align - 1)) != 0))
 		return LG_DROP_ESP_TRUNCATED;
 	return LG_DROP_MAX;
 }
 
+enum rx_kind { RX_PLAIN, RX_ESP, RX_DROP };
+
+static inline bool
+to_us(const struct lg_dp *dp, struct rte_mbuf *m)
+{
+	uint32_t i;
+
+	if (lg_pkt_is6(m)) {
+		const uint8_t *d = ((const struct rte_ipv6_hdr *)lg_pkt_l3(m))->dst_addr;
+
+		for (i = 0; i < dp->nlocal6; i++) {
+			if (memcmp(d, dp->local6[i], 16) == 0)
+				return true;
+		}
+		return false;
+	}
+	rte_be32_t d = ((const struct rte_ipv4_hdr *)lg_pkt_l3(m))->dst_addr;
+
+	for (i = 0; i < dp->nlocal4; i++) {
+		if (d == dp->local4[i])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Sort one parsed inbound frame: ESP (IP protocol 50, or UDP to port 4500
+ * that is neither a NAT keepalive nor an IKE packet with the non-ESP marker,
+ * RFC 3948 §2), or plain traffic for SPD-in.
+ */
+static inline enum rx_kind
+rx_sort(struct lg_worker *w, struct rte_mbuf *m, uint8_t proto)
+{
+	struct lg_meta *mt = lg_mbuf_meta(m);
+	uint32_t off = esp_off(m), len = rte_pktmbuf_pkt_len(m);
+	enum lg_drop why = LG_DROP_MAX;
+	const uint8_t *p;
+
+	mt->natt = 0;
+	if ((proto != IPPROTO_ESP && proto != IPPROTO_UDP) || !to_us(w->dp, m))
+		return RX_PLAIN;
+	if (proto == IPPROTO_UDP && len >= off + sizeof(struct rte_udp_hdr)) {
+		const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(m, const void *, off);
+		uint32_t ulen = len - off - (uint32_t)sizeof(*u);
+
+		if (u->dst_port != RTE_BE16(NATT_PORT) || (m->packet_type & RTE_PTYPE_L4_FRAG))
+			return RX_PLAIN;
+		p = (const uint8_t *)(u + 1);
+		if (ulen == 1 && p[0] == 0xff)
+			why = LG_DROP_NATT_KEEPALIVE;
+		else if (ulen >= 4 && (p[0] | p[1] | p[2] | p[3]) == 0)
+			return RX_PLAIN;       /* IKE behind the non-ESP marker */
+		else if (ulen < ESP_HDR_LEN)
+			why = LG_DROP_ESP_TRUNCATED;
+		mt->natt = 1;
+		m->l3_len += sizeof(*u);
+	} else if (proto != IPPROTO_ESP) {
+		return RX_PLAIN;
+	} else if (m->packet_type & RTE_PTYPE_L4_FRAG) {
+		why = LG_DROP_ESP_FRAGMENT;           /* RFC 4303 §3.4.1 */
+	} else if (len < off + ESP_HDR_LEN) {
+		why = LG_DROP_ESP_TRUNCATED;
+	}
+	if (why == LG_DROP_MAX) {
+		p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
+		if ((p[0] | p[1] | p[2] | p[3]) == 0)
+			why = LG_DROP_ESP_SPI_ZERO;   /* RFC 4303 §2.1 */
+	}
+	if (why == LG_DROP_MAX)
+		return RX_ESP;
+	drop(w, m, why);
+	return RX_DROP;
+}
+
 static void
-plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const uint8_t *kp[], uint32_t n)
+plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const union lg_key *kp[],
+	 const uint8_t is6[], uint32_t n)
 {
 	const struct lg_spd *spd = __atomic_load_n(&w->dp->spd_in, __ATOMIC_ACQUIRE);
 	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
 	uint32_t res[LG_BURST];
 	uint32_t i;
 
-	lg_spd_classify(spd, kp, res, n);
+	lg_spd_classify(spd, kp, is6, res, n);
 	for (i = 0; i < n; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 
@@ -415,66 +647,83 @@ plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const uint8_t *kp[], uint32
 			drop(w, mb[i], LG_DROP_SPD_DISCARD);
 		else if (r->action == LG_SPD_PROTECT)
 			drop(w, mb[i], LG_DROP_SPD_PROTECT_CLEAR);
-		else if (unlikely(lg_pkt_ttl_dec4(lg_pkt_ip4(mb[i])) != 0))
+		else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0))
 			drop(w, mb[i], LG_DROP_TTL_EXCEEDED);
 		else
-			forward4(w, rt, mb[i]);
+			forward(w, rt, mb[i]);
 	}
+}
+
+/* SAD lookup, per-SA length checks and the replay pre-check (RFC 4303
+ * §3.4.3: the first check once the SA is known). */
+static uint32_t
+sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32_t ne,
+	  struct lg_sa *sas[])
+{
+	const struct lg_sad *sad = __atomic_load_n(&w->dp->sad, __ATOMIC_ACQUIRE);
+	struct lg_sa **sat = __atomic_load_n(&w->dp->sa, __ATOMIC_ACQUIRE);
+	uint32_t slot[LG_BURST];
+	uint32_t i, k = 0;
+	uint64_t hit = ne ? lg_sad_lookup_bulk(sad, spi, ne, slot) : 0;
+	enum lg_drop why;
+
+	for (i = 0; i < ne; i++) {
+		struct lg_sa *sa = (hit >> i) & 1 ? sat[slot[i]] : NULL;
+		struct rte_mbuf *m = esp[i];
+
+		if (unlikely(sa == NULL || sa->dir != LG_SA_IN)) {
+			drop(w, m, LG_DROP_ESP_UNKNOWN_SPI);
+			continue;
+		}
+		why = esp_check(sa, m);
+		if (unlikely(why != LG_DROP_MAX)) {
+			drop(w, m, why);
+			continue;
+		}
+		if (sa->rp != NULL &&
+		    unlikely(!lg_replay_check(sa->rp, lg_replay_seq(sa->rp, esp_seq(m))))) {
+			drop(w, m, LG_DROP_ESP_REPLAY);
+			continue;
+		}
+		/* The outer ECN field, for RFC 6040 decapsulation. */
+		lg_mbuf_meta(m)->tos = lg_pkt_tos(m);
+		sas[k] = sa;
+		esp[k++] = m;
+	}
+	return k;
 }
 
 static void
 inbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 {
-	const struct lg_sad *sad = __atomic_load_n(&w->dp->sad, __ATOMIC_ACQUIRE);
-	struct lg_sa **sat = __atomic_load_n(&w->dp->sa, __ATOMIC_ACQUIRE);
 	struct rte_mbuf *esp[LG_BURST], *plain[LG_BURST];
-	struct lg_key4 key[LG_BURST];
-	const uint8_t *kp[LG_BURST];
+	union lg_key key[LG_BURST];
+	const union lg_key *kp[LG_BURST];
+	uint8_t is6[LG_BURST];
 	const void *spi[LG_BURST];
-	uint32_t slot[LG_BURST];
 	struct lg_sa *sas[LG_BURST];
-	uint32_t i, ne = 0, npl = 0, k = 0;
-	uint64_t hit;
-	enum lg_drop why;
+	uint32_t i, k, ne = 0, npl = 0;
 
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = mb[i];
-
-		why = lg_pkt_parse4(m, &key[npl]);
-		if (why == LG_DROP_MAX && key[npl].proto == IPPROTO_ESP)
-			why = esp_check(m);
-		else if (why == LG_DROP_MAX) {
-			kp[npl] = (const uint8_t *)&key[npl];
-			plain[npl++] = m;
-			continue;
+	k = parse_burst(w, mb, n, key, kp, is6);
+	for (i = 0; i < k; i++) {
+		switch (rx_sort(w, mb[i], lg_key_proto(kp[i]))) {
+		case RX_ESP:
+			spi[ne] = rte_pktmbuf_mtod_offset(mb[i], const uint8_t *, esp_off(mb[i]));
+			esp[ne++] = mb[i];
+			break;
+		case RX_PLAIN:
+			kp[npl] = kp[i];
+			is6[npl] = is6[i];
+			plain[npl++] = mb[i];
+			break;
+		case RX_DROP:
+			break;
 		}
-		if (unlikely(why != LG_DROP_MAX)) {
-			drop(w, m, why);
-			continue;
-		}
-		spi[ne] = rte_pktmbuf_mtod_offset(m, const uint8_t *, m->l2_len + m->l3_len);
-		esp[ne++] = m;
 	}
-	hit = ne ? lg_sad_lookup_bulk(sad, spi, ne, slot) : 0;
-	for (i = 0; i < ne; i++) {
-		struct lg_sa *sa = (hit >> i) & 1 ? sat[slot[i]] : NULL;
-
-		if (unlikely(sa == NULL || sa->dir != LG_SA_IN)) {
-			drop(w, esp[i], LG_DROP_ESP_UNKNOWN_SPI);
-			continue;
-		}
-		/* RFC 4303 §3.4.3: the first check once the SA is known. */
-		if (sa->rp != NULL &&
-		    unlikely(!lg_replay_check(sa->rp, lg_replay_seq(sa->rp, esp_seq(esp[i]))))) {
-			drop(w, esp[i], LG_DROP_ESP_REPLAY);
-			continue;
-		}
-		sas[k] = sa;
-		esp[k++] = esp[i];
-	}
+	k = sad_stage(w, esp, spi, ne, sas);
 	sa_runs(w, sas, esp, k, esp_in);
 	if (npl)
-		plain_in(w, plain, kp, npl);
+		plain_in(w, plain, kp, is6, npl);
 }
 
 /* ---- crypto completions (lookaside) ------------------------------------- */
@@ -517,6 +766,26 @@ drain_crypto(struct lg_worker *w)
 
 /* ---- main loop ----------------------------------------------------------- */
 
+/* Only frames to the port's own MAC are routed (RFC 1812 §5.3.4); a NIC
+ * filters in hardware, vdevs and promiscuous ports do not. */
+static uint32_t
+for_us(struct lg_worker *w, const struct rte_ether_addr *mac, struct rte_mbuf *mb[],
+       uint32_t n)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(mb[i], const struct rte_ether_hdr *);
+
+		if (unlikely(rte_pktmbuf_data_len(mb[i]) < LG_L2_LEN ||
+			     !rte_is_same_ether_addr(&eh->dst_addr, mac)))
+			drop(w, mb[i], LG_DROP_L2_NOT_FOR_US);
+		else
+			mb[k++] = mb[i];
+	}
+	return k;
+}
+
 static uint32_t
 poll_port(struct lg_worker *w, uint8_t pi)
 {
@@ -534,6 +803,7 @@ poll_port(struct lg_worker *w, uint8_t pi)
 	}
 	w->st->port[pi].rx_pkts += n;
 	w->st->port[pi].rx_bytes += bytes;
+	n = (uint16_t)for_us(w, &p->mac, mb, n);
 	if (p->role == LG_PORT_PROTECTED)
 		outbound(w, mb, n);
 	else

@@ -23,7 +23,7 @@ SALT = "0x5eed1234"
 CONF = """
 ports:
   - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan.pcap,infinite_rx=1", address: 192.168.1.254, mac: "02:00:00:00:01:01" }}
-  - {{ name: wan, role: unprotected, device: "net_ring0", address: 172.16.1.5, mac: "02:00:00:00:02:01" }}
+  - {{ name: wan, role: unprotected, device: "net_ring0", address: [172.16.1.5, 172.16.2.5], mac: "02:00:00:00:02:01" }}
 crypto: {{ devices: [crypto_aesni_gcm0], mode: cpu }}
 peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}]
 sas:
@@ -35,7 +35,7 @@ policies:
   - {{ name: out, direction: outbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: to-b }}
   - {{ name: in, direction: inbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: from-b }}
 routes:
-  - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "02:00:00:00:02:0a" }}
+  - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "02:00:00:00:02:01" }}
   - {{ dst: 192.168.2.0/24, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
 control: {{ socket: {d}/ctl.sock }}
 """
@@ -194,6 +194,16 @@ def main():
     leaked = [k for k in (KEY[2:], SALT[2:]) if k in blob or k[:12] in blob]
     check("no key material in any output or reply", not leaked, "found %s" % leaked)
     check("control socket removed at exit", not os.path.exists(sock))
+    # A config whose SPD order would be ambiguous is refused before EAL starts.
+    bad = os.path.join(d, "tie.yaml")
+    with open(bad, "w") as f:
+        f.write(CONF.format(d=d, key=KEY, salt=SALT).replace(
+            "  - { name: in,", "  - { name: tie, direction: outbound, priority: 10, src: 192.168.1.7,"
+            " action: discard }\n  - { name: in,"))
+    r = subprocess.run([GW, "--", "--config", bad, "--check-config"], capture_output=True, text=True)
+    check("overlapping policies of equal priority are refused (exit 2, file:line:col)",
+          r.returncode == 2 and "tie.yaml:" in r.stderr and "equal priority 10" in r.stderr,
+          "rc %d: %s" % (r.returncode, r.stderr))
     subprocess.run(["rm", "-rf", d])
     failed = results.count(False)
     print("%d passed, %d failed" % (results.count(True), failed))

@@ -168,7 +168,9 @@ TABLE = [
     ("bypass-in",    ONE_CPU,                                        GCM),
     ("discard",      ONE_CPU,                                        GCM),
     ("discard-swapped", ONE_CPU,                                     GCM),
-    ("discard-tie",  ONE_CPU,                                        GCM),
+    # "discard-tie" (overlapping policies of equal priority) is now refused
+    # by the config loader (RFC 4301 §4.4.1 deterministic order): see
+    # test/unit/test_config.c and test_control.py.
     ("no-match",     ONE_CPU,                                        GCM),
     ("no-route",     ONE_CPU,                                        GCM),
     ("ttl",          ONE_CPU,                                        GCM),

@@ -47,10 +47,11 @@ key(const char *src, const char *dst, uint8_t proto, uint16_t sport, uint16_t dp
 static uint32_t
 classify1(const struct lg_spd *spd, const struct lg_key4 *k)
 {
-	const uint8_t *kp[1] = { (const uint8_t *)k };
+	const union lg_key *kp[1] = { (const union lg_key *)k };
+	uint8_t is6[1] = { 0 };
 	uint32_t res[1];
 
-	lg_spd_classify(spd, kp, res, 1);
+	lg_spd_classify(spd, kp, is6, res, 1);
 	return res[0];
 }
 
@@ -263,6 +264,34 @@ test_routes_longest_prefix_wins(void)
 }
 
 static void
+test_ipv6_routes_longest_prefix_and_default(void)
+{
+	struct lg_route_entry e[3];
+	const struct lg_nexthop *nh;
+	uint8_t a[16];
+
+	memset(e, 0, sizeof(e));
+	e[0] = (struct lg_route_entry){ .af = 6, .len = 0, .port = 1 };
+	e[1] = (struct lg_route_entry){ .af = 6, .len = 32, .port = 2 };
+	e[2] = (struct lg_route_entry){ .af = 6, .len = 56, .port = 3 };
+	inet_pton(AF_INET6, "2001:db8::", e[1].addr);
+	inet_pton(AF_INET6, "2001:db8:0:ab00::", e[2].addr);
+	struct lg_routes *rt = lg_routes_create("t_rt6", e, 3, SOCKET_ID_ANY);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+	inet_pton(AF_INET6, "2001:db8:0:abcd::1", a);
+	nh = lg_route_lookup6(rt, a);
+	CU_ASSERT_TRUE(nh != NULL && nh->port == 3);
+	inet_pton(AF_INET6, "2001:db8:1::1", a);
+	nh = lg_route_lookup6(rt, a);
+	CU_ASSERT_TRUE(nh != NULL && nh->port == 2);
+	inet_pton(AF_INET6, "2001:db9::1", a);
+	nh = lg_route_lookup6(rt, a);
+	CU_ASSERT_TRUE(nh != NULL && nh->port == 1);
+	lg_routes_free(rt);
+}
+
+static void
 test_no_route_is_null(void)
 {
 	struct lg_route_entry e[] = { route("192.168.1.0", 24, 0, 1) };
@@ -273,6 +302,81 @@ test_no_route_is_null(void)
 	inet_pton(AF_INET, "192.168.2.1", &a);
 	CU_ASSERT_PTR_NULL(lg_route_lookup4(rt, ntohl(a)));
 	lg_routes_free(rt);
+}
+
+static struct lg_spd_entry
+ent6(const char *src, int slen, const char *dst, int dlen, uint8_t proto, uint32_t rank,
+     uint8_t action)
+{
+	struct lg_spd_entry e = { .af = 6, .src_len = (uint8_t)slen, .dst_len = (uint8_t)dlen,
+				  .proto = proto, .sport_hi = 65535, .dport_hi = 65535,
+				  .rank = rank, .action = action, .policy_id = rank };
+
+	inet_pton(AF_INET6, src, e.src);
+	inet_pton(AF_INET6, dst, e.dst);
+	return e;
+}
+
+static struct lg_key6
+key6(const char *src, const char *dst, uint8_t proto)
+{
+	struct lg_key6 k = { .proto = proto, .sport = htons(1), .dport = htons(2) };
+
+	inet_pton(AF_INET6, src, k.src);
+	inet_pton(AF_INET6, dst, k.dst);
+	return k;
+}
+
+/* IPv6 prefixes that end inside a 32-bit chunk, and a mixed burst. */
+static void
+test_ipv6_prefixes_and_mixed_bursts(void)
+{
+	struct lg_spd_entry e[] = {
+		ent6("2001:db8:1::", 48, "::", 0, 0, 0, LG_SPD_PROTECT),
+		ent6("2001:db8:1:8000::", 49, "::", 0, 0, 1, LG_SPD_BYPASS),   /* shadowed */
+		ent6("2001:db8::", 32, "2001:db8:ff::", 48, IPPROTO_UDP, 2, LG_SPD_DISCARD),
+		ent("10.0.0.0", 8, "0.0.0.0", 0, 0, 0, 65535, 3, LG_SPD_BYPASS, 0),
+	};
+	struct lg_key6 a = key6("2001:db8:1:8001::5", "2001:db8:9::1", IPPROTO_TCP);
+	struct lg_key6 b = key6("2001:db8:2::5", "2001:db8:ff:ab::1", IPPROTO_UDP);
+	struct lg_key6 c = key6("2001:db8:2::5", "2001:db8:fe:ab::1", IPPROTO_UDP);
+	struct lg_key4 d = key("10.1.1.1", "192.0.2.1", IPPROTO_TCP, 1, 2);
+	const union lg_key *kp[4] = { (const void *)&a, (const void *)&d, (const void *)&b,
+				      (const void *)&c };
+	uint8_t is6[4] = { 1, 0, 1, 1 };
+	uint32_t res[4];
+	struct lg_spd *spd = lg_spd_create("t_v6", e, ARRAY_SIZE(e), SOCKET_ID_ANY);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	lg_spd_classify(spd, kp, is6, res, 4);
+	CU_ASSERT_EQUAL(res[0], 1);
+	CU_ASSERT_EQUAL(res[1], 4);
+	CU_ASSERT_EQUAL(res[2], 3);
+	CU_ASSERT_EQUAL(res[3], LG_SPD_NONE);
+	lg_spd_free(spd);
+}
+
+/* An entry without address selectors (af 0) matches both families. */
+static void
+test_entry_without_addresses_matches_both_families(void)
+{
+	struct lg_spd_entry e = ent("0.0.0.0", 0, "0.0.0.0", 0, IPPROTO_UDP, 500, 500, 0,
+				    LG_SPD_BYPASS, 0);
+	struct lg_key6 a = key6("2001:db8::1", "2001:db8::2", IPPROTO_UDP);
+	struct lg_key4 b = key("192.0.2.1", "192.0.2.2", IPPROTO_UDP, 40000, 500);
+	const union lg_key *kp[2] = { (const void *)&a, (const void *)&b };
+	uint8_t is6[2] = { 1, 0 };
+	uint32_t res[2];
+	struct lg_spd *spd;
+
+	e.af = 0;
+	a.dport = htons(500);
+	spd = lg_spd_create("t_any", &e, 1, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	lg_spd_classify(spd, kp, is6, res, 2);
+	CU_ASSERT_EQUAL(res[0], 1);
+	CU_ASSERT_EQUAL(res[1], 1);
+	lg_spd_free(spd);
 }
 
 /* The naive model: the set of committed numbers and the highest one. */
@@ -383,8 +487,12 @@ main(int argc, char **argv)
 		{ "spd: ports, protocol and no match", test_ports_proto_and_no_match },
 		{ "spd: empty SPD matches nothing", test_empty_spd_matches_nothing },
 		{ "spd: ACL agrees with an ordered search", test_acl_agrees_with_ordered_search },
+		{ "spd: IPv6 prefixes and mixed-family bursts", test_ipv6_prefixes_and_mixed_bursts },
+		{ "spd: an entry without addresses matches both families",
+		  test_entry_without_addresses_matches_both_families },
 		{ "routes: longest prefix wins", test_routes_longest_prefix_wins },
 		{ "routes: no route is NULL", test_no_route_is_null },
+		{ "routes: IPv6 longest prefix and default", test_ipv6_routes_longest_prefix_and_default },
 		{ "replay: window matches a naive model", test_replay_window_matches_naive_model },
 		{ "replay: duplicates in the upper bucket half are rejected",
 		  test_replay_rejects_duplicates_in_upper_bucket_half },

@@ -34,7 +34,9 @@ out_sa(uint64_t next_seq, bool esn)
 	struct lg_sa_prm p = {
 		.name = "t", .peer_id = "fqdn:t", .dir = LG_SA_OUT, .spi = 0x1234, .af = 4,
 		.local = { 10, 0, 0, 1 }, .remote = { 10, 0, 0, 2 },
-		.alg = LG_SA_AES128_GCM, .key = KEY, .key_len = 16, .salt = SALT,
+		.mode = LG_SA_M_TUNNEL, .inner_af = 4,
+		.cipher = LG_SA_C_AES_GCM, .cipher_key = KEY, .cipher_key_len = 16, .salt = SALT,
+		.auth = LG_SA_A_AEAD,
 		.esn = esn, .next_seq = next_seq, .cpu = true, .slot = 0,
 		.dev_ids = &dev, .ndev = 1, .sess_mp = sess_mp, .socket = SOCKET_ID_ANY,
 	};
@@ -136,6 +138,34 @@ test_esn_carries_past_2_pow_32(void)
 	lg_sa_free(sa);
 }
 
+/* LATCHING.md item 40 / RFC 4301 §4.2: the dataplane API itself refuses an
+ * SA with NULL encryption and no integrity, whatever the config said. */
+static void
+test_null_null_is_refused(void)
+{
+	static const uint8_t akey[32] = { 7 };
+	struct lg_sa_prm p = {
+		.name = "nn", .dir = LG_SA_OUT, .mode = LG_SA_M_TUNNEL, .spi = 0x4321, .af = 4,
+		.inner_af = 4, .local = { 10, 0, 0, 1 }, .remote = { 10, 0, 0, 2 },
+		.cipher = LG_SA_C_NULL, .auth = LG_SA_A_NULL, .cpu = true,
+		.dev_ids = &dev, .ndev = 1, .sess_mp = sess_mp, .socket = SOCKET_ID_ANY,
+	};
+	struct lg_sa *sa;
+
+	rte_errno = 0;
+	CU_ASSERT_PTR_NULL(lg_sa_create(&p));
+	CU_ASSERT_EQUAL(rte_errno, EINVAL);
+	/* NULL encryption with HMAC-SHA256 is allowed (RFC 2410). */
+	p.auth = LG_SA_A_SHA256_128;
+	p.auth_key = akey;
+	p.auth_key_len = 32;
+	/* aesni_gcm has no HMAC: the device, not the API, refuses it. */
+	rte_errno = 0;
+	sa = lg_sa_create(&p);
+	CU_ASSERT_PTR_NULL(sa);
+	CU_ASSERT_EQUAL(rte_errno, ENOTSUP);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -143,6 +173,7 @@ main(int argc, char **argv)
 		{ "sa: first sequence number is 1", test_first_sequence_number_is_1 },
 		{ "sa: sequence number never cycles", test_sequence_number_never_cycles },
 		{ "sa: ESN carries past 2^32", test_esn_carries_past_2_pow_32 },
+		{ "sa: NULL encryption with NULL integrity is refused", test_null_null_is_refused },
 	};
 	char prefix[64];
 	char *eal[] = { argv[0], "--no-huge", "-m", "512", "--file-prefix", prefix, "--no-pci",
