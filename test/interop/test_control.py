@@ -19,18 +19,26 @@ GW = os.path.join(BUILD, "latchgate")
 CTL = os.path.join(BUILD, "latchctl")
 KEY = "0x3f1e5a7c9b2d4e6f8a0c1b3d5e7f9a2c"
 SALT = "0x5eed1234"
+# An SA that carries no traffic: its keys must not show up anywhere either.
+CBC_KEY = "0x8c2e4a6f0b1d3e5f7a9c2b4d6e8f0a1c3e5f7a9b1d3c5e7f9a0b2c4d6e8f0a13"
+HMAC_KEY = "0x5a3c1e9f7b5d3a1c9e7f5b3d1a9c7e5f3b1d9a7c5e3f1b9d7a5c3e1f9b7d5a3c"
+CTR_NONCE = "0x7e1d2c3b"
 
 CONF = """
 ports:
   - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan.pcap,infinite_rx=1", address: 192.168.1.254, mac: "02:00:00:00:01:01" }}
   - {{ name: wan, role: unprotected, device: "net_ring0", address: [172.16.1.5, 172.16.2.5], mac: "02:00:00:00:02:01" }}
-crypto: {{ devices: [crypto_aesni_gcm0], mode: cpu }}
+crypto: {{ devices: [crypto_aesni_mb0], mode: cpu }}
 peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}]
 sas:
   - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
       aead: {{ algorithm: aes-128-gcm, key: "{key}", salt: "{salt}" }} }}
   - {{ name: from-b, direction: inbound, spi: 0x1000, peer: site-b, local: 172.16.2.5, remote: 172.16.1.5,
       aead: {{ algorithm: aes-128-gcm, key: "{key}", salt: "{salt}" }} }}
+  - {{ name: spare, direction: outbound, spi: 0x3000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.6,
+      cipher: {{ algorithm: aes-256-cbc, key: "{cbc}" }}, auth: {{ algorithm: hmac-sha256-128, key: "{hmac}" }} }}
+  - {{ name: spare-ctr, direction: inbound, spi: 0x3001, peer: site-b, local: 172.16.1.5, remote: 172.16.2.6,
+      cipher: {{ algorithm: aes-128-ctr, key: "{key}", nonce: "{nonce}" }}, auth: {{ algorithm: hmac-sha256-128, key: "{hmac}" }} }}
 policies:
   - {{ name: out, direction: outbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: to-b }}
   - {{ name: in, direction: inbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: from-b }}
@@ -107,7 +115,7 @@ def main():
             Raw(bytes(100)) for i in range(64)])
     conf = os.path.join(d, "gw.yaml")
     with open(conf, "w") as f:
-        f.write(CONF.format(d=d, key=KEY, salt=SALT))
+        f.write(CONF.format(d=d, key=KEY, salt=SALT, cbc=CBC_KEY, hmac=HMAC_KEY, nonce=CTR_NONCE))
     sock = os.path.join(d, "ctl.sock")
     cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
            "lgctl-%d" % os.getpid(), "--log-level", "*:notice", "--",
@@ -191,13 +199,14 @@ def main():
         check("no mbuf leak after the run", False, str(e))
     outputs += [out, err]
     blob = "\n".join(outputs).lower()
-    leaked = [k for k in (KEY[2:], SALT[2:]) if k in blob or k[:12] in blob]
+    secrets = (KEY, SALT, CBC_KEY, HMAC_KEY, CTR_NONCE)
+    leaked = [k for k in secrets if k[2:] in blob or k[2:10] in blob]
     check("no key material in any output or reply", not leaked, "found %s" % leaked)
     check("control socket removed at exit", not os.path.exists(sock))
     # A config whose SPD order would be ambiguous is refused before EAL starts.
     bad = os.path.join(d, "tie.yaml")
     with open(bad, "w") as f:
-        f.write(CONF.format(d=d, key=KEY, salt=SALT).replace(
+        f.write(CONF.format(d=d, key=KEY, salt=SALT, cbc=CBC_KEY, hmac=HMAC_KEY, nonce=CTR_NONCE).replace(
             "  - { name: in,", "  - { name: tie, direction: outbound, priority: 10, src: 192.168.1.7,"
             " action: discard }\n  - { name: in,"))
     r = subprocess.run([GW, "--", "--config", bad, "--check-config"], capture_output=True, text=True)
