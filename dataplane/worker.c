@@ -463,6 +463,12 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 			}
 			eh->ether_type = sa->inner_af == 6 ? RTE_BE16(RTE_ETHER_TYPE_IPV6)
 							   : RTE_BE16(RTE_ETHER_TYPE_IPV4);
+		} else if (sa->af == 4) {
+			struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
+
+			/* librte_ipsec rewrote protocol and length in place. */
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
 		}
 	}
 	k = 0;
