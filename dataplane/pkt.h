@@ -31,7 +31,8 @@
 /* rte_acl reads the first field as one byte, then 4-byte groups. */
 struct lg_key4 {
 	uint8_t proto;
-	uint8_t pad[3];
+	uint8_t pad[1];           /* [0]: 1 = ports OPAQUE (see l4_fill) */
+	rte_be16_t echo_id;       /* ICMP echo identifier, for the flow key */
 	rte_be32_t src;
 	rte_be32_t dst;
 	rte_be16_t sport;
@@ -41,7 +42,8 @@ static_assert(sizeof(struct lg_key4) == 16, "ACL input layout");
 
 struct lg_key6 {
 	uint8_t proto;
-	uint8_t pad[3];
+	uint8_t pad[1];
+	rte_be16_t echo_id;
 	uint8_t src[16];
 	uint8_t dst[16];
 	rte_be16_t sport;
@@ -96,6 +98,20 @@ l4_fill(const uint8_t *l4, uint32_t avail, uint8_t proto, rte_be16_t *sport,
 	return 0;
 }
 
+/* ICMP / ICMPv6 echo identifier (network order) for the flow key, else 0:
+ * echo request and reply share it (LATCHING.md §1.1). */
+static inline uint16_t
+icmp_echo_id(const uint8_t *l4, uint32_t avail, uint8_t proto)
+{
+	uint16_t id = 0;
+	bool echo = (proto == IPPROTO_ICMP && (l4[0] == 8 || l4[0] == 0)) ||
+		    (proto == IPPROTO_ICMPV6 && (l4[0] == 128 || l4[0] == 129));
+
+	if (echo && avail >= 6)
+		memcpy(&id, l4 + 4, 2);
+	return id;
+}
+
 /* RFC 1812 §5.3.7 / §5.3.5.1: never forwarded from or to these IPv4
  * addresses: 0/8, 127/8, multicast and class E (no multicast routing here),
  * and the limited broadcast. */
@@ -146,12 +162,13 @@ parse4(struct rte_mbuf *m, uint32_t len, struct lg_key4 *k)
 	m->l3_len = ihl;
 	m->packet_type = RTE_PTYPE_L3_IPV4 | (frag ? RTE_PTYPE_L4_FRAG : 0);
 	k->proto = ip->next_proto_id;
-	k->pad[1] = k->pad[2] = 0;
 	k->src = ip->src_addr;
 	k->dst = ip->dst_addr;
 	/* Only a first fragment carries the ports (RFC 4301 §7). */
 	k->pad[0] = l4_fill((const uint8_t *)ip + ihl, later ? 0 : tot - ihl, k->proto,
 			    &k->sport, &k->dport);
+	k->echo_id = later || tot - ihl < 2 ? 0 :
+		     icmp_echo_id((const uint8_t *)ip + ihl, tot - ihl, k->proto);
 	return LG_DROP_MAX;
 }
 
@@ -202,10 +219,10 @@ parse6(struct rte_mbuf *m, uint32_t len, struct lg_key6 *k)
 	m->l3_len = off;
 	m->packet_type = RTE_PTYPE_L3_IPV6 | (frag ? RTE_PTYPE_L4_FRAG : 0);
 	k->proto = (uint8_t)proto;
-	k->pad[1] = k->pad[2] = 0;
 	memcpy(k->src, ip->src_addr, 16);
 	memcpy(k->dst, ip->dst_addr, 16);
 	k->pad[0] = l4_fill(p + off, later ? 0 : tot - off, k->proto, &k->sport, &k->dport);
+	k->echo_id = later || tot - off < 2 ? 0 : icmp_echo_id(p + off, tot - off, k->proto);
 	return LG_DROP_MAX;
 }
 

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_LATCH_H
+#define LG_LATCH_H
+
+/*
+ * The latch table (RFC 5660 connection latching, LATCHING.md §1): one entry
+ * per bidirectional flow, keyed by the normalised inner 5-tuple, holding the
+ * id of the parameter set the flow was latched to.
+ *
+ * Built on rte_hash with RW_CONCURRENCY_LF and MULTI_WRITER_ADD: workers
+ * look up in bulk and add concurrently; the key's position in the hash is
+ * the index of its entry in a preallocated hugepage array, so there is no
+ * allocator of our own. Deletion is two-phase: the control thread deletes
+ * the key (RW_CONCURRENCY_LF keeps its slot), queues the position with a
+ * QSBR token, and lg_latch_reclaim() zeroes the entry and frees the slot
+ * once every reader has passed a quiescent point since.
+ *
+ * Entry state is the only field written after creation by more than one
+ * thread: a CAS decides each transition, so exactly one thread observes it
+ * and raises its notification. A new entry is FREE (zeroed); its creator
+ * CASes FREE -> INIT, fills the fields and publishes the final state with a
+ * release store; readers that see FREE or INIT wait for that store (it is a
+ * few instructions away on another worker).
+ *
+ * Fields: [I] immutable once published, [A] atomic, [W] written by any
+ * worker with relaxed stores (counters, last-seen).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include "pkt.h"
+
+enum lg_latch_state {
+	LG_LATCH_FREE = 0,        /* slot not in use (zeroed) */
+	LG_LATCH_INIT,            /* being filled by its creator */
+	LG_LATCH_LARVAL,          /* PROTECT policy, no SA yet */
+	LG_LATCH_ESTABLISHED,
+	LG_LATCH_BROKEN,
+	LG_LATCH_CLOSED,
+	LG_LATCH_DELETING,        /* control thread is removing it */
+};
+
+/*
+ * Normalised bidirectional flow key: the (address, port) pair that sorts
+ * lower comes first, so both directions of a flow give the same key. ICMP
+ * echo uses its identifier as both ports; protocols without ports use 0.
+ */
+struct lg_flow_key {
+	uint8_t af;               /* 4 or 6 */
+	uint8_t proto;
+	uint16_t port_lo, port_hi; /* network order */
+	uint16_t pad;
+	uint8_t lo[16], hi[16];   /* IPv4 in the first 4 bytes */
+};
+static_assert(sizeof(struct lg_flow_key) == 40, "flow key layout");
+
+struct lg_latch {
+	uint32_t state;           /* [A] enum lg_latch_state, CAS */
+	uint32_t pset;            /* [I] latched parameter set id */
+	uint32_t sa_slot;         /* [I] SA the flow was latched on */
+	uint32_t policy_id;       /* [I] SPD entry that covered it */
+	uint32_t spd_gen;         /* [I] SPD generation at creation */
+	uint32_t flags;           /* [A] e.g. FIN seen per direction */
+	uint64_t created_tsc;     /* [I] */
+	uint64_t last_tsc;        /* [W] */
+	uint64_t pkts;            /* [W] */
+	uint64_t drops;           /* [W] while BROKEN */
+} __rte_cache_aligned;
+static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
+
+struct lg_latch_init {
+	uint32_t state;           /* LARVAL, ESTABLISHED or BROKEN (born broken) */
+	uint32_t pset, sa_slot, policy_id, spd_gen;
+	uint64_t now_tsc;
+};
+
+struct lg_latch_pending {
+	uint64_t token;           /* rte_rcu_qsbr_start() at delete time */
+	uint32_t pos;
+};
+
+struct lg_latch_table {
+	struct rte_hash *h;
+	struct lg_latch *e;       /* [slots], indexed by key position */
+	uint32_t capacity;        /* flows */
+	uint32_t slots;           /* >= every position rte_hash returns */
+	struct rte_rcu_qsbr *qs;  /* NULL: no reader runs concurrently (tests) */
+	/* [C] deleted, waiting for the grace period: a FIFO, tokens ascend */
+	struct lg_latch_pending *pend;
+	uint32_t pend_head, pend_n;
+};
+
+/* control */
+/* qs: the workers' QSBR variable (readers report quiescent states on it). */
+struct lg_latch_table *lg_latch_table_create(const char *name, uint32_t capacity,
+					     struct rte_rcu_qsbr *qs, int socket);
+void lg_latch_table_free(struct lg_latch_table *t);
+/* Delete a latch (CLOSED, by expiry or admin). Its slot is reused only
+ * after a grace period. Returns 0, -ENOENT, or -EBUSY when not CLOSED. */
+int lg_latch_delete(struct lg_latch_table *t, const struct lg_flow_key *k);
+/* Free the slots whose grace period has ended; returns how many. */
+uint32_t lg_latch_reclaim(struct lg_latch_table *t);
+/* Key of a latch, for listing; 0 or -ENOENT. */
+int lg_latch_key(const struct lg_latch_table *t, uint32_t pos, struct lg_flow_key *k);
+
+/* worker */
+/* Build the normalised key; *rev tells whether the packet runs hi -> lo. */
+void lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *rev);
+/* pos[i] = entry index or -1. Returns the hit mask. n <= 64. */
+uint64_t lg_latch_lookup_bulk(const struct lg_latch_table *t,
+			      const struct lg_flow_key *keys[], uint32_t n, int32_t pos[]);
+/*
+ * Create the latch of a flow, or find the one another worker created first
+ * (first writer wins, LATCHING.md item 4). Returns the entry index with
+ * *won = true if this call created it, or -ENOSPC when the table is full
+ * (the caller drops the packet: fail closed, item 8).
+ */
+int32_t lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
+			const struct lg_latch_init *init, bool *won);
+/* The published state of an entry, waiting out a concurrent creation. */
+uint32_t lg_latch_state(const struct lg_latch_table *t, uint32_t pos);
+/* One transition by CAS; true for the single caller that made it. */
+static inline bool
+lg_latch_transition(struct lg_latch *l, uint32_t from, uint32_t to)
+{
+	/* acq_rel: the winner's notification must see the entry it changed,
+	 * and later readers of the state see what the winner wrote before. */
+	return __atomic_compare_exchange_n(&l->state, &from, to, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+#endif /* LG_LATCH_H */

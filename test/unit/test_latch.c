@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The latch table: key normalisation, first writer wins, full table fails
+ * closed, two-phase delete with QSBR; and a concurrency test of several
+ * lcores creating, looking up, breaking and restoring latches at once,
+ * checked against a naive reference model (a map under a lock).
+ */
+#include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_random.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_spinlock.h>
+
+#include "latch.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct rte_rcu_qsbr *qs;
+
+static void
+key_of(uint32_t i, struct lg_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->af = 4;
+	k->proto = IPPROTO_UDP;
+	k->lo[0] = 10;
+	k->lo[2] = (uint8_t)(i >> 8);
+	k->lo[3] = (uint8_t)i;
+	k->hi[0] = 10;
+	k->hi[1] = 1;
+	k->hi[2] = (uint8_t)(i >> 16);
+	k->port_lo = htons((uint16_t)(1024 + (i & 0x3ff)));
+	k->port_hi = htons(53);
+}
+
+static union lg_key
+pkt_key(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto)
+{
+	union lg_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.k4.proto = proto;
+	inet_pton(AF_INET, src, &k.k4.src);
+	inet_pton(AF_INET, dst, &k.k4.dst);
+	k.k4.sport = htons(sp);
+	k.k4.dport = htons(dp);
+	return k;
+}
+
+/* LATCHING.md item 3: both directions of a flow find the same key. */
+static void
+test_both_directions_give_one_key(void)
+{
+	union lg_key a = pkt_key("192.168.1.9", 40000, "192.168.2.7", 443, IPPROTO_TCP);
+	union lg_key b = pkt_key("192.168.2.7", 443, "192.168.1.9", 40000, IPPROTO_TCP);
+	union lg_key c = pkt_key("192.168.2.7", 444, "192.168.1.9", 40000, IPPROTO_TCP);
+	struct lg_flow_key ka, kb, kc;
+	bool ra, rb, rc;
+
+	lg_flow_key_make(&ka, &a, false, &ra);
+	lg_flow_key_make(&kb, &b, false, &rb);
+	lg_flow_key_make(&kc, &c, false, &rc);
+	CU_ASSERT_EQUAL(memcmp(&ka, &kb, sizeof(ka)), 0);
+	CU_ASSERT_NOT_EQUAL(ra, rb);
+	CU_ASSERT_NOT_EQUAL(memcmp(&ka, &kc, sizeof(ka)), 0);
+}
+
+/* ICMP echo request and reply: keyed by the identifier. */
+static void
+test_icmp_echo_pairs_by_identifier(void)
+{
+	union lg_key req = pkt_key("192.168.1.9", 8, "192.168.2.7", 0, IPPROTO_ICMP);
+	union lg_key rep = pkt_key("192.168.2.7", 0, "192.168.1.9", 0, IPPROTO_ICMP);
+	struct lg_flow_key a, b;
+	bool r;
+
+	req.k4.echo_id = rep.k4.echo_id = htons(0x1234);
+	lg_flow_key_make(&a, &req, false, &r);
+	lg_flow_key_make(&b, &rep, false, &r);
+	CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
+}
+
+static void
+test_first_writer_wins(void)
+{
+	struct lg_latch_table *t = lg_latch_table_create("t_fww", 1024, NULL, SOCKET_ID_ANY);
+	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .pset = 7 };
+	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .pset = 9 };
+	struct lg_flow_key k;
+	const struct lg_flow_key *kp[1] = { &k };
+	int32_t p1, p2, pos[1];
+	bool w1, w2;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	key_of(1, &k);
+	p1 = lg_latch_create(t, &k, &a, &w1);
+	p2 = lg_latch_create(t, &k, &b, &w2);
+	CU_ASSERT_TRUE(p1 >= 0 && w1);
+	CU_ASSERT_EQUAL(p2, p1);
+	CU_ASSERT_FALSE(w2);
+	CU_ASSERT_EQUAL(t->e[p1].pset, 7);
+	CU_ASSERT_EQUAL(lg_latch_lookup_bulk(t, kp, 1, pos), 1);
+	CU_ASSERT_EQUAL(pos[0], p1);
+	CU_ASSERT_EQUAL(lg_latch_state(t, (uint32_t)p1), LG_LATCH_ESTABLISHED);
+	lg_latch_table_free(t);
+}
+
+/* LATCHING.md item 8: a full table refuses new flows (the caller drops). */
+static void
+test_full_table_fails_closed(void)
+{
+	enum { CAP = 512 };
+	struct lg_latch_table *t = lg_latch_table_create("t_full", CAP, NULL, SOCKET_ID_ANY);
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .pset = 1 };
+	struct lg_flow_key k;
+	uint32_t i, made = 0;
+	int32_t rc = 0;
+	bool won;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (i = 0; i < t->slots + 16 && rc >= 0; i++) {
+		key_of(i, &k);
+		rc = lg_latch_create(t, &k, &in, &won);
+		made += rc >= 0;
+		CU_ASSERT_TRUE(rc < 0 || (uint32_t)rc < t->slots);
+	}
+	CU_ASSERT_EQUAL(rc, -ENOSPC);
+	CU_ASSERT_TRUE(made >= CAP);
+	lg_latch_table_free(t);
+}
+
+/* Two-phase delete: only CLOSED latches go; the slot comes back FREE after
+ * a grace period; the same 5-tuple then gets a fresh latch (item 25). */
+static void
+test_delete_after_grace_period(void)
+{
+	struct lg_latch_table *t = lg_latch_table_create("t_del", 1024, qs, SOCKET_ID_ANY);
+	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .pset = 3 };
+	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .pset = 4 };
+	struct lg_flow_key k;
+	const struct lg_flow_key *kp[1] = { &k };
+	int32_t p, pos[1];
+	bool won;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	key_of(42, &k);
+	p = lg_latch_create(t, &k, &a, &won);
+	CU_ASSERT_TRUE_FATAL(p >= 0);
+	CU_ASSERT_EQUAL(lg_latch_delete(t, &k), -EBUSY);      /* still ESTABLISHED */
+	CU_ASSERT_TRUE(lg_latch_transition(&t->e[p], LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED));
+	CU_ASSERT_FALSE(lg_latch_transition(&t->e[p], LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED));
+	CU_ASSERT_EQUAL(lg_latch_delete(t, &k), 0);
+	CU_ASSERT_EQUAL(lg_latch_lookup_bulk(t, kp, 1, pos), 0);
+	/* No reader is online here, so the grace period is over at once. */
+	CU_ASSERT_EQUAL(t->e[p].state, LG_LATCH_DELETING);
+	CU_ASSERT_EQUAL(lg_latch_reclaim(t), 1);
+	CU_ASSERT_EQUAL(t->e[p].state, LG_LATCH_FREE);
+	p = lg_latch_create(t, &k, &b, &won);
+	CU_ASSERT_TRUE(p >= 0 && won);
+	CU_ASSERT_EQUAL(t->e[p].pset, 4);
+	lg_latch_table_free(t);
+}
+
+/* ---- concurrency against a locked map ---------------------------------- */
+
+enum { FLOWS = 20000, OPS = 400000, WORKERS_MAX = 8 };
+
+struct model {
+	rte_spinlock_t lock;
+	uint32_t pset[FLOWS];            /* winner's pset, 0 = none */
+	uint32_t breaks[FLOWS], restores[FLOWS];
+	uint64_t dup;                    /* a second winner for one flow */
+	uint64_t mismatch;               /* a reader saw another pset */
+};
+
+static struct lg_latch_table *ct;
+static struct model *mdl;
+
+struct seen { uint32_t flow, pset; };
+
+struct wstate {
+	uint32_t id;
+	uint64_t ops;
+	struct seen *seen;
+	uint32_t nseen;
+};
+
+static void
+create_op(struct wstate *ws, uint32_t f, const struct lg_flow_key *k)
+{
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .pset = ws->id * FLOWS + f + 1 };
+	bool won;
+	int32_t p = lg_latch_create(ct, k, &in, &won);
+
+	if (p < 0)
+		return;
+	if (won) {
+		rte_spinlock_lock(&mdl->lock);
+		mdl->dup += mdl->pset[f] != 0;
+		mdl->pset[f] = in.pset;
+		rte_spinlock_unlock(&mdl->lock);
+	} else if (lg_latch_state(ct, (uint32_t)p) != LG_LATCH_FREE) {
+		ws->seen[ws->nseen++] = (struct seen){ f, ct->e[p].pset };
+	}
+}
+
+static int
+worker(void *arg)
+{
+	struct wstate *ws = arg;
+	unsigned int lc = rte_lcore_id();
+	uint64_t i;
+
+	rte_rcu_qsbr_thread_register(qs, lc);
+	rte_rcu_qsbr_thread_online(qs, lc);
+	for (i = 0; i < OPS; i++) {
+		uint32_t f = (uint32_t)(rte_rand() % FLOWS);
+		uint32_t op = (uint32_t)(rte_rand() % 10);
+		struct lg_flow_key k;
+		const struct lg_flow_key *kp[1] = { &k };
+		int32_t pos[1];
+
+		key_of(f, &k);
+		if (lg_latch_lookup_bulk(ct, kp, 1, pos) == 0) {
+			create_op(ws, f, &k);
+		} else if (op < 6) {
+			uint32_t s = lg_latch_state(ct, (uint32_t)pos[0]);
+
+			if (s != LG_LATCH_FREE)
+				ws->seen[ws->nseen++] = (struct seen){ f, ct->e[pos[0]].pset };
+		} else if (op < 8) {
+			(void)lg_latch_state(ct, (uint32_t)pos[0]);
+			if (lg_latch_transition(&ct->e[pos[0]], LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
+				__atomic_fetch_add(&mdl->breaks[f], 1, __ATOMIC_RELAXED);
+		} else {
+			(void)lg_latch_state(ct, (uint32_t)pos[0]);
+			if (lg_latch_transition(&ct->e[pos[0]], LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED))
+				__atomic_fetch_add(&mdl->restores[f], 1, __ATOMIC_RELAXED);
+		}
+		if ((i & 63) == 0)
+			rte_rcu_qsbr_quiescent(qs, lc);
+		ws->ops++;
+	}
+	rte_rcu_qsbr_thread_offline(qs, lc);
+	rte_rcu_qsbr_thread_unregister(qs, lc);
+	return 0;
+}
+
+static void
+test_concurrent_create_lookup_break(void)
+{
+	static struct wstate ws[WORKERS_MAX];
+	unsigned int lc, n = 0;
+	uint32_t f, present = 0, bad_pset = 0, bad_transitions = 0, i;
+	uint64_t total = 0, w;
+
+	ct = lg_latch_table_create("t_conc", FLOWS * 2, qs, SOCKET_ID_ANY);
+	mdl = calloc(1, sizeof(*mdl));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mdl);
+	rte_spinlock_init(&mdl->lock);
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		if (n == WORKERS_MAX)
+			break;
+		ws[n] = (struct wstate){ .id = n, .seen = calloc(OPS, sizeof(struct seen)) };
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ws[n].seen);
+		rte_eal_remote_launch(worker, &ws[n], lc);
+		n++;
+	}
+	CU_ASSERT_TRUE_FATAL(n >= 2);
+	rte_eal_mp_wait_lcore();
+	for (f = 0; f < FLOWS; f++) {
+		struct lg_flow_key k;
+		const struct lg_flow_key *kp[1] = { &k };
+		int32_t pos[1];
+		uint32_t s;
+
+		key_of(f, &k);
+		if (lg_latch_lookup_bulk(ct, kp, 1, pos) == 0) {
+			bad_pset += mdl->pset[f] != 0;     /* lost latch */
+			continue;
+		}
+		present++;
+		bad_pset += ct->e[pos[0]].pset != mdl->pset[f];
+		s = ct->e[pos[0]].state;
+		/* One CAS winner per transition: breaks - restores is the
+		 * number of times the latch is BROKEN now (0 or 1). */
+		bad_transitions += mdl->breaks[f] - mdl->restores[f] != (s == LG_LATCH_BROKEN);
+	}
+	for (w = 0; w < n; w++) {
+		for (i = 0; i < ws[w].nseen; i++)
+			mdl->mismatch += ws[w].seen[i].pset != mdl->pset[ws[w].seen[i].flow];
+		total += ws[w].ops;
+		free(ws[w].seen);
+	}
+	printf("\n    %u workers, %" PRIu64 " operations, %u latches\n", n, total, present);
+	CU_ASSERT_TRUE(total >= 1000000);
+	CU_ASSERT_EQUAL(mdl->dup, 0);
+	CU_ASSERT_EQUAL(bad_pset, 0);
+	CU_ASSERT_EQUAL(mdl->mismatch, 0);
+	CU_ASSERT_EQUAL(bad_transitions, 0);
+	lg_latch_table_free(ct);
+	free(mdl);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+		{ "latch: both directions give one key (item 3)", test_both_directions_give_one_key },
+		{ "latch: ICMP echo pairs by identifier", test_icmp_echo_pairs_by_identifier },
+		{ "latch: first writer wins (item 4)", test_first_writer_wins },
+		{ "latch: a full table fails closed (item 8)", test_full_table_fails_closed },
+		{ "latch: delete after a grace period (item 25)", test_delete_after_grace_period },
+		{ "latch: concurrent create, lookup, break against a locked map (items 4, 22)",
+		  test_concurrent_create_lookup_break },
+	};
+	char prefix[64];
+	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--file-prefix", prefix, "--no-pci",
+			"--lcores", "0@0,1@1,2@0,3@1", "--log-level", "*:error", NULL };
+	CU_pSuite suite;
+	unsigned int failures;
+	size_t i, sz;
+
+	(void)argc;
+	snprintf(prefix, sizeof(prefix), "lgtest-latch-%d", (int)getpid());
+	if (rte_eal_init((int)ARRAY_SIZE(eal) - 1, eal) < 0)
+		return 2;
+	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	qs = rte_zmalloc("t_qs", sz, RTE_CACHE_LINE_SIZE);
+	if (qs == NULL || rte_rcu_qsbr_init(qs, RTE_MAX_LCORE) != 0)
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	suite = CU_add_suite("latch", NULL, NULL);
+	for (i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
+		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+			suite = NULL;
+	if (suite == NULL)
+		return 2;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	rte_free(qs);
+	rte_eal_cleanup();
+	return failures ? 1 : 0;
+}
