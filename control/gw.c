@@ -171,7 +171,8 @@ setup_sas(struct lg_gw *gw, char *err, size_t errlen)
 		explicit_bzero(&p, sizeof(p));
 		if (dp->sa[i] == NULL && rte_errno == ENOTSUP)
 			return ERR("%s:%u:%u: SA '%s': a crypto device in crypto.devices cannot run"
-				   " %s%s (try crypto_aesni_mb)", AT(cs->at), cs->name,
+				   " %s%s (crypto_aesni_gcm runs AES-GCM only, crypto_aesni_mb"
+				   " every suite)", AT(cs->at), cs->name,
 				   lg_suite_format(cs, suite, sizeof(suite)),
 				   gw->conf->crypto.mode == LG_CRYPTO_CPU ? " in cpu mode" : "");
 		if (dp->sa[i] == NULL)

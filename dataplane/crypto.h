@@ -20,6 +20,9 @@
 
 /* Per-packet state kept across the crypto step, after the IV. */
 struct lg_meta {
+	uint64_t seq;            /* inbound: the full sequence number inferred at
+				  * the replay pre-check, the one the ICV covers
+				  * (RFC 4303 App. A2.2), committed after it */
 	uint8_t tos;             /* outbound: inner DSCP/ECN; inbound: outer */
 	uint8_t df;              /* outbound: inner IPv4 DF */
 	uint8_t natt;            /* inbound: arrived UDP-encapsulated */

@@ -139,8 +139,9 @@ fill_xforms(struct rte_crypto_sym_xform xf[2], const struct lg_sa_prm *p)
 	c->cipher.iv.length = su->crypto_iv_len;
 	a->type = RTE_CRYPTO_SYM_XFORM_AUTH;
 	a->auth.op = out ? RTE_CRYPTO_AUTH_OP_GENERATE : RTE_CRYPTO_AUTH_OP_VERIFY;
-	a->auth.algo = p->auth == LG_SA_A_SHA1_96 ? RTE_CRYPTO_AUTH_SHA1_HMAC
-						  : RTE_CRYPTO_AUTH_SHA256_HMAC;
+	a->auth.algo = p->auth == LG_SA_A_SHA1_96 ? RTE_CRYPTO_AUTH_SHA1_HMAC :
+		       p->auth == LG_SA_A_SHA256_128 ? RTE_CRYPTO_AUTH_SHA256_HMAC :
+		       RTE_CRYPTO_AUTH_NULL;
 	a->auth.key.data = p->auth_key;
 	a->auth.key.length = p->auth_key_len;
 	a->auth.digest_length = icv_len_of(p->auth);
@@ -156,7 +157,9 @@ fill_ipsec_prm(struct rte_ipsec_sa_prm *ip, const struct lg_sa_prm *p,
 	if (p->salt != NULL)
 		memcpy(&ip->ipsec_xform.salt, p->salt, 4);
 	ip->ipsec_xform.options.esn = p->esn;
-	ip->ipsec_xform.options.udp_encap = p->encap_udp;
+	/* Inbound, the worker strips the UDP header itself (it is part of
+	 * l3_len): librte_ipsec's inbound SA must be plain ESP. */
+	ip->ipsec_xform.options.udp_encap = p->encap_udp && p->dir == LG_SA_OUT;
 	ip->ipsec_xform.udp.sport = p->encap_sport;
 	ip->ipsec_xform.udp.dport = p->encap_dport;
 	/* librte_ipsec starts the outbound counter here (0 means 1). */
@@ -206,8 +209,8 @@ init_sessions(struct lg_sa *sa, const struct lg_sa_prm *p,
 		if (sa->cses[i] == NULL)
 			return rte_errno == ENOMEM ? -ENOMEM : -ENOTSUP;
 		ss->sa = sa->isa;
-		ss->type = p->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO
-				  : RTE_SECURITY_ACTION_TYPE_NONE;
+		ss->type = sa->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO
+				   : RTE_SECURITY_ACTION_TYPE_NONE;
 		ss->crypto.ses = sa->cses[i];
 		ss->crypto.dev_id = p->dev_ids[i];
 		rc = rte_ipsec_session_prepare(ss);
@@ -219,6 +222,19 @@ init_sessions(struct lg_sa *sa, const struct lg_sa_prm *p,
 							  (uintptr_t)ss);
 	}
 	return 0;
+}
+
+/*
+ * crypto.mode: cpu runs every SA synchronously except AES-CBC outbound:
+ * librte_ipsec 22.11's cpu-crypto path encrypts CBC with the IV it also
+ * writes into the packet, so every packet leaves with the same IV,
+ * E_K(0) (found by the interop suite; RFC 3602 §3 requires unpredictable
+ * IVs). Those SAs take the lookaside path, which sends E_K(counter).
+ */
+static bool
+cpu_path(const struct lg_sa_prm *p)
+{
+	return p->cpu && !(p->cipher == LG_SA_C_AES_CBC && p->dir == LG_SA_OUT);
 }
 
 static void
@@ -233,7 +249,10 @@ copy_params(struct lg_sa *sa, const struct lg_sa_prm *p)
 	sa->iv_len = suites[p->cipher].iv_len;
 	sa->pad_align = suites[p->cipher].pad_align;
 	sa->icv_len = icv_len_of(p->auth);
-	sa->sqh_len = p->esn && p->auth != LG_SA_A_AEAD ? 4 : 0;
+	/* librte_ipsec appends seq_hi behind the ICV of every ESN packet while
+	 * it is being verified, AEAD included. */
+	sa->sqh_len = p->esn ? 4 : 0;
+	sa->cpu = cpu_path(p);
 	sa->next_proto = sa->inner_af == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	sa->df = p->df;
 	sa->dscp = p->dscp;

@@ -82,6 +82,7 @@ struct lg_sa {
 	uint8_t df;
 	int16_t dscp;
 	bool encap_udp;
+	bool cpu;                  /* synchronous cpu-crypto, else lookaside */
 	/* [I] cold */
 	uint32_t spi;
 	uint8_t cipher, auth, cipher_key_len;

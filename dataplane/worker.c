@@ -240,7 +240,7 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 		stash_inner(mb, n);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	rte_errno = 0;
-	if (w->dp->cpu_crypto) {
+	if (sa->cpu) {
 		k = rte_ipsec_pkt_cpu_prepare(ss, mb, n);
 	} else {
 		for (i = 0; i < n; i++)
@@ -255,7 +255,7 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 		drop_n(w, mb + k, n - k, rte_errno == EOVERFLOW ?
 		       LG_DROP_ESP_SEQ_OVERFLOW : LG_DROP_ESP_ENCAP_FAILED);
 	}
-	if (w->dp->cpu_crypto) {
+	if (sa->cpu) {
 		e = rte_ipsec_pkt_process(ss, mb, k);
 		drop_n(w, mb + e, k - e, LG_DROP_CRYPTO_FAILED);
 		out_finish(w, sa, mb, e);
@@ -389,7 +389,7 @@ inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_
 		else if (unlikely(nh == NH_DUMMY))
 			drop(w, m, LG_DROP_ESP_DUMMY);
 		else if (sa->rp != NULL &&
-			 unlikely(!lg_replay_commit(sa->rp, lg_replay_seq(sa->rp, esp_seq(m)))))
+			 unlikely(!lg_replay_commit(sa->rp, lg_mbuf_meta(m)->seq)))
 			drop(w, m, LG_DROP_ESP_REPLAY);
 		else
 			mb[k++] = m;
@@ -530,7 +530,7 @@ esp_in(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 
 	/* Prepare refuses only what the replay pre-check rejects: lengths
 	 * were checked after the SAD stage. */
-	if (w->dp->cpu_crypto) {
+	if (sa->cpu) {
 		k = rte_ipsec_pkt_cpu_prepare(ss, mb, n);
 		drop_n(w, mb + k, n - k, LG_DROP_ESP_REPLAY);
 		inb_process(w, sa, ss, mb, k);
@@ -686,10 +686,17 @@ sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32
 			drop(w, m, why);
 			continue;
 		}
-		if (sa->rp != NULL &&
-		    unlikely(!lg_replay_check(sa->rp, lg_replay_seq(sa->rp, esp_seq(m))))) {
-			drop(w, m, LG_DROP_ESP_REPLAY);
-			continue;
+		/* The high-order bits are inferred once, here, from the same
+		 * window state librte_ipsec's prepare sees next: the ICV it
+		 * verifies covers this number, and the commit uses it too. */
+		if (sa->rp != NULL) {
+			uint64_t seq = lg_replay_seq(sa->rp, esp_seq(m));
+
+			if (unlikely(!lg_replay_check(sa->rp, seq))) {
+				drop(w, m, LG_DROP_ESP_REPLAY);
+				continue;
+			}
+			lg_mbuf_meta(m)->seq = seq;
 		}
 		/* The outer ECN field, for RFC 6040 decapsulation. */
 		lg_mbuf_meta(m)->tos = lg_pkt_tos(m);
@@ -842,7 +849,9 @@ lg_worker_main(void *arg)
 			work += poll_port(w, pi);
 		if (work)
 			__atomic_store_n(&w->last_rx_tsc, t0, __ATOMIC_RELAXED);
-		if (!dp->cpu_crypto) {
+		/* Lookaside completions (all SAs in lookaside mode, and those
+		 * that cpu mode cannot run, see lg_sa_create). */
+		if (w->inflight != 0) {
 			uint32_t d;
 
 			while ((d = drain_crypto(w)) != 0)
