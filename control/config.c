@@ -1748,6 +1748,30 @@ static const struct table route_table = {
 	.at_off = offsetof(struct lg_conf_route, at),
 };
 
+/* ---- latch ------------------------------------------------------------- */
+
+static int latch_enabled(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_latch *l = obj;
+
+	return boolean(pc, f, v, &l->enabled);
+}
+
+static int latch_capacity(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_latch *l = obj;
+
+	if (integer(pc, f, v, 16777216, &l->capacity) != 0)
+		return -1;
+	return l->capacity >= 1024 ? 0 : expect(pc, v, f);
+}
+
+static const struct field latch_fields[] = {
+	{ "enabled", latch_enabled, false, "true or false" },
+	{ "capacity", latch_capacity, false, "a number of flows 1024..16777216" },
+};
+static const struct table latch_table = { TABLE(latch_fields) };
+
 /* ---- control ----------------------------------------------------------- */
 
 static int control_socket(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
@@ -1844,6 +1868,13 @@ static int conf_routes(struct pc *pc, const struct field *f, const yaml_node_t *
 	return c->routes != NULL ? items_parse(pc, f, v, &route_table, c->routes, &c->nroutes) : -1;
 }
 
+static int conf_latch(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	return sub(pc, f, v, &latch_table, &c->latch);
+}
+
 static int conf_control(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
 {
 	struct lg_conf *c = obj;
@@ -1860,6 +1891,7 @@ static const struct field conf_fields[] = {
 	{ "sas", conf_sas, false, "a list of SAs" },
 	{ "policies", conf_policies, false, "a list of policies" },
 	{ "routes", conf_routes, false, "a list of routes" },
+	{ "latch", conf_latch, false, "a mapping" },
 	{ "control", conf_control, false, "a mapping" },
 };
 static const struct table conf_table = { TABLE(conf_fields) };
@@ -1953,6 +1985,8 @@ static struct lg_conf *create(struct pc *pc)
 	c->crypto.ndevices = 1;
 	c->crypto.mode = LG_CRYPTO_LOOKASIDE;
 	strcpy(c->control.socket, DEFAULT_SOCKET);
+	c->latch.enabled = true;
+	c->latch.capacity = 1048576;
 	return c;
 }
 

@@ -152,6 +152,12 @@ struct lg_conf_route {
 	struct lg_where at;
 };
 
+/* Connection latching (RFC 5660): "latch: { enabled, capacity }". */
+struct lg_conf_latch {
+	bool enabled;               /* default true; false only for overhead figures */
+	uint32_t capacity;          /* flows, default 1048576, 1024..16777216 */
+};
+
 struct lg_conf_control {
 	char socket[LG_PATH_MAX];   /* default /run/latchgate/control.sock */
 };
@@ -166,6 +172,7 @@ struct lg_conf {
 	struct lg_conf_sa *sas;           uint32_t nsas;
 	struct lg_conf_policy *policies;  uint32_t npolicies;
 	struct lg_conf_route *routes;     uint32_t nroutes;
+	struct lg_conf_latch latch;
 	struct lg_conf_control control;
 	/* Warnings of a valid config, one line each, "FILE:L:C: warning: ..."
 	 * (e.g. a transport SA that would protect forwarded traffic). */

@@ -124,6 +124,45 @@ static const uint8_t df_map[] = {
 	[LG_DF_COPY] = LG_SA_DF_COPY, [LG_DF_SET] = LG_SA_DF_SET, [LG_DF_CLEAR] = LG_SA_DF_CLEAR,
 };
 
+/*
+ * Interning for latching: equal identities get one id, and so do SAs whose
+ * latched parameters (mode, tunnel endpoints, suite and key lengths, ESN)
+ * are equal, so the worker compares integers. Ids start at 1 (0 = unset).
+ * NAT-T ports are not latched (an endpoint update, LATCHING.md §5 A4).
+ */
+static uint32_t
+ident_of(const struct lg_conf *c, uint32_t peer)
+{
+	uint32_t i;
+
+	for (i = 0; i < peer; i++) {
+		if (strcmp(c->peers[i].id, c->peers[peer].id) == 0)
+			break;
+	}
+	return i + 1;
+}
+
+static bool
+congruent(const struct lg_conf_sa *a, const struct lg_conf_sa *b)
+{
+	return a->mode == b->mode && a->cipher == b->cipher &&
+	       a->cipher_key_len == b->cipher_key_len && a->auth == b->auth &&
+	       a->esn == b->esn && memcmp(&a->local, &b->local, sizeof(a->local)) == 0 &&
+	       memcmp(&a->remote, &b->remote, sizeof(a->remote)) == 0;
+}
+
+static uint32_t
+pset_of(const struct lg_conf *c, uint32_t sa)
+{
+	uint32_t i;
+
+	for (i = 0; i < sa; i++) {
+		if (congruent(&c->sas[i], &c->sas[sa]))
+			break;
+	}
+	return i + 1;
+}
+
 static void
 sa_prm_of(struct lg_sa_prm *p, const struct lg_gw *gw, const struct lg_conf_sa *cs,
 	  uint32_t slot)
@@ -143,6 +182,7 @@ sa_prm_of(struct lg_sa_prm *p, const struct lg_gw *gw, const struct lg_conf_sa *
 		.encap_udp = cs->encap_udp, .encap_sport = cs->encap_sport,
 		.encap_dport = cs->encap_dport, .df = df_map[cs->df], .dscp = cs->dscp,
 		.ttl = cs->ttl,
+		.ident = ident_of(gw->conf, cs->peer), .pset = pset_of(gw->conf, slot),
 		.sqn_atom = gw->nworkers > 1, .cpu = gw->conf->crypto.mode == LG_CRYPTO_CPU,
 		.slot = slot, .dev_ids = gw->cdev, .ndev = gw->ncdev,
 		.sess_mp = gw->sess_pool, .socket = (int)rte_socket_id(),
@@ -326,6 +366,26 @@ setup_workers(struct lg_gw *gw, char *err, size_t errlen)
 	return 0;
 }
 
+/* The latch table and the workers' QSBR variable (its grace periods free
+ * deleted latches). */
+static int
+setup_latch(struct lg_gw *gw, char *err, size_t errlen)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+
+	gw->dp->qs = rte_zmalloc("lg_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (gw->dp->qs == NULL || rte_rcu_qsbr_init(gw->dp->qs, RTE_MAX_LCORE) != 0)
+		return ERR("out of memory for the QSBR variable");
+	if (!gw->conf->latch.enabled)
+		return 0;
+	gw->dp->latch = lg_latch_table_create("lg_latch", gw->conf->latch.capacity,
+					      gw->dp->qs, (int)rte_socket_id());
+	if (gw->dp->latch == NULL)
+		return ERR("latch table of %u flows: %s (more hugepages?)",
+			   gw->conf->latch.capacity, rte_strerror(rte_errno));
+	return 0;
+}
+
 int
 lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 {
@@ -360,6 +420,8 @@ lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 		rc = setup_routes(gw, err, errlen);
 	if (rc == 0)
 		rc = setup_workers(gw, err, errlen);
+	if (rc == 0)
+		rc = setup_latch(gw, err, errlen);
 	return rc;
 }
 
@@ -443,6 +505,8 @@ lg_gw_teardown(struct lg_gw *gw)
 		lg_spd_free(dp->spd_in);
 		lg_sad_free(dp->sad);
 		lg_routes_free(dp->routes);
+		lg_latch_table_free(dp->latch);
+		rte_free(dp->qs);
 		rte_free(dp->sa);
 		rte_free(dp);
 	}

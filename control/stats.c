@@ -39,6 +39,8 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 		t->polls += rd(&s->polls);
 		t->busy_polls += rd(&s->busy_polls);
 		t->busy_tsc += rd(&s->busy_tsc);
+		t->latch_created += rd(&s->latch_created);
+		t->latch_breaks += rd(&s->latch_breaks);
 	}
 }
 
@@ -81,6 +83,11 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 			fprintf(f, " pps: %.0f", rate(t->sa[i].pkts, prev->sa[i].pkts, dt));
 		fputc('\n', f);
 	}
+	if (gw->dp->latch != NULL)
+		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 "\n",
+			t->latch_created, t->latch_breaks);
+	else
+		fprintf(f, "  latches: latching off\n");
 	fprintf(f, "  drops:");
 	for (i = 0; i < LG_DROP_MAX; i++) {
 		if (t->drops[i] != 0) {
@@ -146,7 +153,10 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	fprintf(f, "],\"drops\":{");
 	for (i = 0; i < LG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
-	fprintf(f, "},\"lcores\":[");
+	fprintf(f, "},\"latch\":{\"enabled\":%s,\"capacity\":%u,\"created\":%" PRIu64
+		",\"breaks\":%" PRIu64 "}", gw->dp->latch ? "true" : "false",
+		gw->dp->latch ? gw->dp->latch->capacity : 0, t->latch_created, t->latch_breaks);
+	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;
 

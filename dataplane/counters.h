@@ -42,6 +42,10 @@
 	X(ESP_ENCAP_FAILED,    esp_encap_failed,    "no headroom/tailroom for ESP, or the packet is too long") \
 	X(CRYPTO_QUEUE_FULL,   crypto_queue_full,   "crypto device queue full") \
 	X(CRYPTO_FAILED,       crypto_failed,       "crypto operation failed other than ICV") \
+	X(LATCH_TABLE_FULL,    latch_table_full,    "new flow, latch table full: fails closed (LATCHING.md item 8)") \
+	X(LATCH_BROKEN,        latch_broken,        "flow's latch is BROKEN, or this packet breaks it (other parameters, or BYPASS)") \
+	X(LATCH_ID_MISMATCH,   latch_id_mismatch,   "packet of a latched flow on an SA of another peer identity (item 19)") \
+	X(LATCH_CLOSING,       latch_closing,       "flow's latch is being removed") \
 	X(NO_ROUTE,            no_route,            "no route to the destination") \
 	X(TX_FULL,             tx_full,             "port transmit queue full")
 
@@ -73,6 +77,8 @@ struct lg_lcore_stats {
 	struct lg_port_ctr port[LG_MAX_PORTS];
 	uint64_t polls, busy_polls;     /* loop iterations, those with work */
 	uint64_t busy_tsc;              /* TSC spent in iterations with work */
+	uint64_t latch_created;         /* latches this lcore created */
+	uint64_t latch_breaks;          /* ESTABLISHED -> BROKEN transitions it won */
 	struct lg_sa_ctr *sa;           /* [lg_sa_slots] */
 } __rte_cache_aligned;
 

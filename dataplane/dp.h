@@ -22,6 +22,7 @@
 #include <rte_ethdev.h>
 
 #include "counters.h"
+#include "latch.h"
 #include "route.h"
 #include "sa.h"
 #include "sad.h"
@@ -51,6 +52,8 @@ struct lg_dp {
 	uint32_t nlocal4, nlocal6;
 	rte_be32_t local4[LG_LOCAL_MAX];
 	uint8_t local6[LG_LOCAL_MAX][16];
+	struct lg_latch_table *latch;         /* NULL: latching off (overhead runs) */
+	struct rte_rcu_qsbr *qs;              /* workers report quiescent states */
 	/* [A] */
 	struct lg_spd *spd_out;
 	struct lg_spd *spd_in;

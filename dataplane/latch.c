@@ -158,7 +158,9 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 	     !__atomic_compare_exchange_n(&l->state, &cur, LG_LATCH_INIT, false,
 					  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
 		return pos;                   /* another worker's latch */
-	l->pset = init->pset;
+	l->ident = init->ident;
+	l->pset[0] = init->pset[0];
+	l->pset[1] = init->pset[1];
 	l->sa_slot = init->sa_slot;
 	l->policy_id = init->policy_id;
 	l->spd_gen = init->spd_gen;

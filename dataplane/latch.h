@@ -57,9 +57,19 @@ struct lg_flow_key {
 };
 static_assert(sizeof(struct lg_flow_key) == 40, "flow key layout");
 
+/*
+ * What a flow is latched to (LATCHING.md §1.2): the peer identity, latched
+ * by the first packet, and per direction the parameter set (mode, tunnel
+ * endpoints, suite and key lengths, ESN) of the SAs carrying it. A
+ * direction's set is learned by its first packet (0 until then, CAS), so
+ * peers may negotiate different suites per direction; the identity never
+ * changes. SPIs, keys and sequence numbers are not latched: a rekey into a
+ * congruent SA is invisible.
+ */
 struct lg_latch {
 	uint32_t state;           /* [A] enum lg_latch_state, CAS */
-	uint32_t pset;            /* [I] latched parameter set id */
+	uint32_t ident;           /* [I] interned peer identity */
+	uint32_t pset[2];         /* [A] out, in: interned parameter sets, 0 = not yet */
 	uint32_t sa_slot;         /* [I] SA the flow was latched on */
 	uint32_t policy_id;       /* [I] SPD entry that covered it */
 	uint32_t spd_gen;         /* [I] SPD generation at creation */
@@ -73,7 +83,7 @@ static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
 
 struct lg_latch_init {
 	uint32_t state;           /* LARVAL, ESTABLISHED or BROKEN (born broken) */
-	uint32_t pset, sa_slot, policy_id, spd_gen;
+	uint32_t ident, pset[2], sa_slot, policy_id, spd_gen;
 	uint64_t now_tsc;
 };
 

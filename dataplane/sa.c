@@ -241,6 +241,8 @@ static void
 copy_params(struct lg_sa *sa, const struct lg_sa_prm *p)
 {
 	sa->slot = p->slot;
+	sa->ident = p->ident;
+	sa->pset = p->pset;
 	sa->dir = p->dir;
 	sa->mode = p->mode;
 	sa->ndev = p->ndev;

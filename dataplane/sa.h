@@ -54,6 +54,8 @@ struct lg_sa_prm {
 	uint8_t df;                /* enum lg_sa_df */
 	int16_t dscp;              /* -1 = copy */
 	uint8_t ttl;               /* outer TTL / hop limit; 0 = 64 */
+	uint32_t ident;            /* interned peer identity (latching) */
+	uint32_t pset;             /* interned latched parameter set */
 	uint64_t next_seq;         /* outbound: first sequence number to send;
 				    * 0 = 1 (RFC 4303 §3.3.3). For resuming an
 				    * SA's state, and for overflow tests. */
@@ -71,6 +73,7 @@ struct lg_sa {
 	struct rte_ipsec_session ss[LG_CRYPTO_DEV_MAX];
 	/* [I] hot */
 	struct lg_replay *rp;      /* inbound with anti-replay on, else NULL */
+	uint32_t ident, pset;      /* what flows on it latch to */
 	uint32_t slot;
 	uint8_t dir;
 	uint8_t mode;

@@ -22,6 +22,7 @@
 #include <rte_ethdev.h>
 #include <rte_ipsec.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_udp.h>
 
 #include "pkt.h"
@@ -140,6 +141,117 @@ parse_burst(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n,
 		}
 		kp[k] = &key[k];
 		is6[k] = lg_pkt_is6(mb[i]);
+		mb[k++] = mb[i];
+	}
+	return k;
+}
+
+/* ---- latching (RFC 5660) ------------------------------------------------ */
+
+/*
+ * Check one packet against its flow's latch. sa is the SA the packet uses
+ * now, NULL for BYPASS. Returns LG_DROP_MAX to pass it. A conflict breaks
+ * the latch by one CAS; the winner counts the transition (the notification
+ * comes with the control-plane part of latching). The packet that finds the
+ * conflict is dropped like every later one: never sent under the other
+ * parameters, never sent in the clear (LATCHING.md §1.5).
+ */
+static enum lg_drop
+latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
+	    const struct lg_sa *sa, int dir)
+{
+	enum lg_drop why = LG_DROP_LATCH_BROKEN;
+	uint32_t p;
+
+	if (state == LG_LATCH_BROKEN)
+		goto drop;
+	if (state != LG_LATCH_ESTABLISHED)
+		return LG_DROP_LATCH_CLOSING;
+	if (sa == NULL)
+		goto brk;                     /* latched to protection, now BYPASS */
+	if (unlikely(l->ident != sa->ident)) {
+		why = LG_DROP_LATCH_ID_MISMATCH;
+		goto brk;
+	}
+	p = __atomic_load_n(&l->pset[dir], __ATOMIC_RELAXED);
+	if (unlikely(p == 0)) {
+		/* First packet this way: learn the set (first writer wins). */
+		if (__atomic_compare_exchange_n(&l->pset[dir], &p, sa->pset, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			p = sa->pset;
+	}
+	if (likely(p == sa->pset))
+		return LG_DROP_MAX;
+brk:
+	if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
+		w->st->latch_breaks++;
+drop:
+	__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
+	return why;
+}
+
+/*
+ * The latch stage of a burst: bulk lookup of every flow; a PROTECT packet
+ * of a new flow creates its latch (first writer wins, item 4; a full table
+ * fails closed, item 8), BYPASS of an unlatched flow creates none (item 5).
+ * dir: 0 outbound, 1 inbound. Survivors are compacted to the front.
+ */
+static uint32_t
+latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
+	    const union lg_key *kp[], const uint8_t is6[], uint32_t n, int dir)
+{
+	struct lg_latch_table *t = w->dp->latch;
+	struct lg_flow_key fk[LG_BURST];
+	const struct lg_flow_key *fkp[LG_BURST];
+	int32_t pos[LG_BURST];
+	uint64_t now = rte_rdtsc();
+	uint32_t i, k = 0;
+	bool rev, won;
+
+	if (t == NULL || n == 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		lg_flow_key_make(&fk[i], kp[i], is6[i], &rev);
+		fkp[i] = &fk[i];
+	}
+	lg_latch_lookup_bulk(t, fkp, n, pos);
+	for (i = 0; i < n; i++) {
+		const struct lg_sa *sa = sas[i];
+		enum lg_drop why = LG_DROP_MAX;
+		uint32_t state = pos[i] >= 0 ? lg_latch_state(t, (uint32_t)pos[i]) : LG_LATCH_FREE;
+
+		if (sa != NULL && (pos[i] < 0 || state == LG_LATCH_CLOSED)) {
+			struct lg_latch_init in = {
+				.state = LG_LATCH_ESTABLISHED, .ident = sa->ident,
+				.sa_slot = sa->slot, .now_tsc = now,
+			};
+
+			in.pset[dir] = sa->pset;
+			pos[i] = lg_latch_create(t, &fk[i], &in, &won);
+			if (pos[i] < 0) {
+				drop(w, mb[i], LG_DROP_LATCH_TABLE_FULL);
+				continue;
+			}
+			if (won) {
+				w->st->latch_created++;
+				sas[k] = sas[i];
+				mb[k++] = mb[i];
+				continue;
+			}
+			/* Another worker created it first: check against it. */
+			state = lg_latch_state(t, (uint32_t)pos[i]);
+		}
+		if (pos[i] >= 0)
+			why = latch_check(w, &t->e[pos[i]], state, sa, dir);
+		if (why != LG_DROP_MAX) {
+			drop(w, mb[i], why);
+			continue;
+		}
+		/* Idle timers need only a coarse last-seen: skip the store
+		 * (and the cache-line traffic) within the same ~1 ms. */
+		if (pos[i] >= 0 && now - t->e[pos[i]].last_tsc > (1u << 21))
+			__atomic_store_n(&t->e[pos[i]].last_tsc, now, __ATOMIC_RELAXED);
+		sas[k] = sas[i];
 		mb[k++] = mb[i];
 	}
 	return k;
@@ -292,30 +404,49 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 	uint8_t is6[LG_BURST];
 	uint32_t res[LG_BURST];
 	struct lg_sa *sas[LG_BURST];
-	uint32_t i, k, np = 0;
+	uint32_t i, k, j = 0, np = 0;
 
 	k = parse_burst(w, mb, n, key, kp, is6);
 	lg_spd_classify(spd, kp, is6, res, k);
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];
+		struct lg_sa *sa = NULL;
 
 		if (unlikely(res[i] == LG_SPD_NONE)) {
 			drop(w, m, LG_DROP_SPD_NO_MATCH);
+			continue;
 		} else if (unlikely(r->action == LG_SPD_DISCARD)) {
 			drop(w, m, LG_DROP_SPD_DISCARD);
+			continue;
 		} else if (unlikely(lg_pkt_ttl_dec(m) != 0)) {
 			drop(w, m, LG_DROP_TTL_EXCEEDED);
-		} else if (r->action == LG_SPD_BYPASS) {
-			forward(w, rt, m);
-		} else if (unlikely((sas[np] = sat[r->sa_slot]) == NULL)) {
-			drop(w, m, LG_DROP_SA_MISSING);
-		} else if (unlikely((m->packet_type & RTE_PTYPE_L4_FRAG) &&
-				    sas[np]->mode == LG_SA_M_TRANSPORT)) {
+			continue;
+		} else if (r->action == LG_SPD_PROTECT) {
+			sa = sat[r->sa_slot];
+			if (unlikely(sa == NULL)) {
+				drop(w, m, LG_DROP_SA_MISSING);
+				continue;
+			}
 			/* RFC 4303 §3.1.1: transport mode carries whole datagrams. */
-			drop(w, m, LG_DROP_ESP_ENCAP_FAILED);
+			if (unlikely((m->packet_type & RTE_PTYPE_L4_FRAG) &&
+				     sa->mode == LG_SA_M_TRANSPORT)) {
+				drop(w, m, LG_DROP_ESP_ENCAP_FAILED);
+				continue;
+			}
+		}
+		sas[j] = sa;
+		kp[j] = kp[i];
+		is6[j] = is6[i];
+		mb[j++] = m;
+	}
+	j = latch_stage(w, mb, sas, kp, is6, j, 0);
+	for (i = 0; i < j; i++) {
+		if (sas[i] == NULL) {
+			forward(w, rt, mb[i]);
 		} else {
-			mb[np++] = m;
+			sas[np] = sas[i];
+			mb[np++] = mb[i];
 		}
 	}
 	sa_runs(w, sas, mb, np, esp_out);
@@ -443,6 +574,7 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 	const union lg_key *kp[LG_BURST];
 	uint8_t is6[LG_BURST] = { 0 }, outer[LG_BURST];
 	uint32_t res[LG_BURST];
+	struct lg_sa *sas[LG_BURST];
 	uint32_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -496,13 +628,19 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 
 		if (unlikely(res[i] == LG_SPD_NONE || r->action != LG_SPD_PROTECT ||
-			     r->sa_slot != sa->slot))
+			     r->sa_slot != sa->slot)) {
 			drop(w, mb[i], LG_DROP_ESP_SELECTOR_MISMATCH);
-		else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0))
+		} else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0)) {
 			drop(w, mb[i], LG_DROP_TTL_EXCEEDED);
-		else
+		} else {
+			kp[n] = kp[i];
+			is6[n] = is6[i];
+			sas[n] = (struct lg_sa *)(uintptr_t)sa;
 			mb[n++] = mb[i];
+		}
 	}
+	/* LATCHING.md item 2: only after SAD, replay, ICV and selectors. */
+	n = latch_stage(w, mb, sas, kp, is6, n, 1);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	for (i = 0; i < n; i++)
 		forward(w, rt, mb[i]);
@@ -636,28 +774,37 @@ rx_sort(struct lg_worker *w, struct rte_mbuf *m, uint8_t proto)
 
 static void
 plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const union lg_key *kp[],
-	 const uint8_t is6[], uint32_t n)
+	 uint8_t is6[], uint32_t n)
 {
 	const struct lg_spd *spd = __atomic_load_n(&w->dp->spd_in, __ATOMIC_ACQUIRE);
 	const struct lg_routes *rt = __atomic_load_n(&w->dp->routes, __ATOMIC_ACQUIRE);
 	uint32_t res[LG_BURST];
-	uint32_t i;
+	struct lg_sa *sas[LG_BURST];
+	uint32_t i, k = 0;
 
 	lg_spd_classify(spd, kp, is6, res, n);
 	for (i = 0; i < n; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 
-		if (unlikely(res[i] == LG_SPD_NONE))
+		if (unlikely(res[i] == LG_SPD_NONE)) {
 			drop(w, mb[i], LG_DROP_SPD_NO_MATCH);
-		else if (r->action == LG_SPD_DISCARD)
+		} else if (r->action == LG_SPD_DISCARD) {
 			drop(w, mb[i], LG_DROP_SPD_DISCARD);
-		else if (r->action == LG_SPD_PROTECT)
+		} else if (r->action == LG_SPD_PROTECT) {
 			drop(w, mb[i], LG_DROP_SPD_PROTECT_CLEAR);
-		else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0))
+		} else if (unlikely(lg_pkt_ttl_dec(mb[i]) != 0)) {
 			drop(w, mb[i], LG_DROP_TTL_EXCEEDED);
-		else
-			forward(w, rt, mb[i]);
+		} else {
+			sas[k] = NULL;
+			kp[k] = kp[i];
+			is6[k] = is6[i];
+			mb[k++] = mb[i];
+		}
 	}
+	/* A BYPASS packet of a latched flow breaks it, never leaves (item 17). */
+	k = latch_stage(w, mb, sas, kp, is6, k, 1);
+	for (i = 0; i < k; i++)
+		forward(w, rt, mb[i]);
 }
 
 /* SAD lookup, per-SA length checks and the replay pre-check (RFC 4303
@@ -842,7 +989,12 @@ lg_worker_main(void *arg)
 	uint32_t work;
 	uint8_t pi;
 
+	/* Quiescent once per loop: no worker holds a latch, SA or table
+	 * pointer across iterations. */
+	rte_rcu_qsbr_thread_register(dp->qs, w->lcore);
+	rte_rcu_qsbr_thread_online(dp->qs, w->lcore);
 	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
+		rte_rcu_qsbr_quiescent(dp->qs, w->lcore);
 		t0 = rte_rdtsc();
 		work = 0;
 		for (pi = 0; pi < dp->nports; pi++)
@@ -874,5 +1026,7 @@ lg_worker_main(void *arg)
 	}
 	flush_tx(w);
 	__atomic_store_n(&w->inflight_seen, w->inflight, __ATOMIC_RELAXED);
+	rte_rcu_qsbr_thread_offline(dp->qs, w->lcore);
+	rte_rcu_qsbr_thread_unregister(dp->qs, w->lcore);
 	return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test suite: CUnit unit tests (config parser, SPD, routes, replay
-# window), the scapy interop suite (ESP on the wire, hostile input), and the
-# process/control-socket suite. Sets the machine up first. Prints one
+# window, SAs, latch table), the scapy interop suite (ESP on the wire,
+# hostile input), latching on real packets, and the process/control-socket
+# suite. Sets the machine up first. Prints one
 # closing line "N passed, M failed" over all suites; exits non-zero on any
 # failure.
 set -uo pipefail
@@ -57,6 +58,12 @@ rc=$?
 printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -v '^PASS' | tail -40
 add interop "$rc" "$out"
+
+echo "test: connection latching"
+out=$(/usr/bin/python3 test/interop/test_latch.py 2>&1 | grep -v -i 'warning')
+rc=${PIPESTATUS[0]}
+printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+add latch "$rc" "$out"
 
 echo "test: process and control socket"
 out=$(/usr/bin/python3 test/interop/test_control.py 2>&1 | grep -v -i 'warning')

@@ -611,8 +611,14 @@ static const struct bad_case bad_cases[] = {
 	{ "second document", BASE "---\nports: []\n",
 	  "test.yaml:7:1: top level: expected a single YAML document" },
 	{ "complex key", "? [a, b]\n: 1\n", "test.yaml:1:3: top level: expected scalar keys" },
-	{ "unknown top-level key", BASE "latch:\n  capacity: 1024\n",
-	  "test.yaml:6:1: key 'latch': unknown key" },
+	{ "unknown top-level key", BASE "latches:\n  capacity: 1024\n",
+	  "test.yaml:6:1: key 'latches': unknown key" },
+	{ "latch capacity too small", BASE "latch:\n  capacity: 1000\n",
+	  "test.yaml:7:13: key 'capacity': expected a number of flows 1024..16777216" },
+	{ "latch enabled not a bool", BASE "latch: { enabled: maybe }\n",
+	  "test.yaml:6:19: key 'enabled': expected true or false" },
+	{ "unknown latch key", BASE "latch: { on_brake: hold }\n",
+	  "test.yaml:6:10: key 'on_brake': unknown key" },
 	{ "control bytes in a key stay on one line", "\"ports\\nx\": 1\n",
 	  "test.yaml:1:1: key 'ports?x': unknown key" },
 	{ "duplicate key", "ports:\n  - name: lan\n    name: wan\n",
@@ -1202,7 +1208,7 @@ static void test_oversized_file_is_refused(void)
 static void test_error_buffer_is_truncated_safely(void)
 {
 	char err[16];
-	const char *yaml = BASE "latch: {}\n";
+	const char *yaml = BASE "latches: {}\n";
 
 	memset(err, 'x', sizeof(err));
 	CU_ASSERT_PTR_NULL(lg_config_parse(yaml, strlen(yaml), "test.yaml", err, sizeof(err)));

@@ -94,8 +94,8 @@ static void
 test_first_writer_wins(void)
 {
 	struct lg_latch_table *t = lg_latch_table_create("t_fww", 1024, NULL, SOCKET_ID_ANY);
-	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .pset = 7 };
-	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .pset = 9 };
+	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .ident = 7 };
+	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .ident = 9 };
 	struct lg_flow_key k;
 	const struct lg_flow_key *kp[1] = { &k };
 	int32_t p1, p2, pos[1];
@@ -108,7 +108,7 @@ test_first_writer_wins(void)
 	CU_ASSERT_TRUE(p1 >= 0 && w1);
 	CU_ASSERT_EQUAL(p2, p1);
 	CU_ASSERT_FALSE(w2);
-	CU_ASSERT_EQUAL(t->e[p1].pset, 7);
+	CU_ASSERT_EQUAL(t->e[p1].ident, 7);
 	CU_ASSERT_EQUAL(lg_latch_lookup_bulk(t, kp, 1, pos), 1);
 	CU_ASSERT_EQUAL(pos[0], p1);
 	CU_ASSERT_EQUAL(lg_latch_state(t, (uint32_t)p1), LG_LATCH_ESTABLISHED);
@@ -121,7 +121,7 @@ test_full_table_fails_closed(void)
 {
 	enum { CAP = 512 };
 	struct lg_latch_table *t = lg_latch_table_create("t_full", CAP, NULL, SOCKET_ID_ANY);
-	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .pset = 1 };
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .ident = 1 };
 	struct lg_flow_key k;
 	uint32_t i, made = 0;
 	int32_t rc = 0;
@@ -145,8 +145,8 @@ static void
 test_delete_after_grace_period(void)
 {
 	struct lg_latch_table *t = lg_latch_table_create("t_del", 1024, qs, SOCKET_ID_ANY);
-	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .pset = 3 };
-	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .pset = 4 };
+	struct lg_latch_init a = { .state = LG_LATCH_ESTABLISHED, .ident = 3 };
+	struct lg_latch_init b = { .state = LG_LATCH_ESTABLISHED, .ident = 4 };
 	struct lg_flow_key k;
 	const struct lg_flow_key *kp[1] = { &k };
 	int32_t p, pos[1];
@@ -167,7 +167,7 @@ test_delete_after_grace_period(void)
 	CU_ASSERT_EQUAL(t->e[p].state, LG_LATCH_FREE);
 	p = lg_latch_create(t, &k, &b, &won);
 	CU_ASSERT_TRUE(p >= 0 && won);
-	CU_ASSERT_EQUAL(t->e[p].pset, 4);
+	CU_ASSERT_EQUAL(t->e[p].ident, 4);
 	lg_latch_table_free(t);
 }
 
@@ -198,7 +198,7 @@ struct wstate {
 static void
 create_op(struct wstate *ws, uint32_t f, const struct lg_flow_key *k)
 {
-	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .pset = ws->id * FLOWS + f + 1 };
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .ident = ws->id * FLOWS + f + 1 };
 	bool won;
 	int32_t p = lg_latch_create(ct, k, &in, &won);
 
@@ -207,10 +207,10 @@ create_op(struct wstate *ws, uint32_t f, const struct lg_flow_key *k)
 	if (won) {
 		rte_spinlock_lock(&mdl->lock);
 		mdl->dup += mdl->pset[f] != 0;
-		mdl->pset[f] = in.pset;
+		mdl->pset[f] = in.ident;
 		rte_spinlock_unlock(&mdl->lock);
 	} else if (lg_latch_state(ct, (uint32_t)p) != LG_LATCH_FREE) {
-		ws->seen[ws->nseen++] = (struct seen){ f, ct->e[p].pset };
+		ws->seen[ws->nseen++] = (struct seen){ f, ct->e[p].ident };
 	}
 }
 
@@ -237,7 +237,7 @@ worker(void *arg)
 			uint32_t s = lg_latch_state(ct, (uint32_t)pos[0]);
 
 			if (s != LG_LATCH_FREE)
-				ws->seen[ws->nseen++] = (struct seen){ f, ct->e[pos[0]].pset };
+				ws->seen[ws->nseen++] = (struct seen){ f, ct->e[pos[0]].ident };
 		} else if (op < 8) {
 			(void)lg_latch_state(ct, (uint32_t)pos[0]);
 			if (lg_latch_transition(&ct->e[pos[0]], LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
@@ -291,7 +291,7 @@ test_concurrent_create_lookup_break(void)
 			continue;
 		}
 		present++;
-		bad_pset += ct->e[pos[0]].pset != mdl->pset[f];
+		bad_pset += ct->e[pos[0]].ident != mdl->pset[f];
 		s = ct->e[pos[0]].state;
 		/* One CAS winner per transition: breaks - restores is the
 		 * number of times the latch is BROKEN now (0 or 1). */

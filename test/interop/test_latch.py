@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Connection latching on real packets (LATCHING.md §4), with scapy as the
+ESP oracle: one latch per bidirectional flow whichever side starts it
+(items 1-3), none for BYPASS or DISCARD (item 5), a full table fails
+closed (item 8), and latching can be switched off. Breaking a latch needs
+runtime SA and policy changes (the control-socket operations, next)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from scapy.all import IP, TCP, UDP, Ether, Raw, conf, rdpcap, wrpcap
+from scapy.layers.ipsec import ESP, SecurityAssociation
+
+conf.verb = 0
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GW = os.path.join(os.environ.get("LG_BUILD_DIR", os.path.join(ROOT, "build")), "latchgate")
+K_OUT, S_OUT = bytes(range(16)), bytes([1, 2, 3, 4])
+K_IN, S_IN = bytes(range(16, 32)), bytes([5, 6, 7, 8])
+LAN_MAC, LAN_NH, WAN_MAC, WAN_NH = ("02:00:00:00:01:01", "02:00:00:00:01:0a",
+                                    "02:00:00:00:02:01", "02:00:00:00:02:0a")
+
+CONF = """
+ports:
+  - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan_in.pcap,tx_pcap={d}/lan_out.pcap", address: 192.168.1.254, mac: "{lm}" }}
+  - {{ name: wan, role: unprotected, device: "net_pcap1,rx_pcap={d}/wan_in.pcap,tx_pcap={d}/wan_out.pcap", address: 172.16.1.5, mac: "{wm}" }}
+crypto: {{ devices: [crypto_aesni_gcm0], mode: lookaside }}
+peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}]
+sas:
+  - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
+      aead: {{ algorithm: aes-128-gcm, key: "0x{ko}", salt: "0x{so}" }} }}
+  - {{ name: from-b, direction: inbound, spi: 0x2000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
+      aead: {{ algorithm: aes-128-gcm, key: "0x{ki}", salt: "0x{si}" }} }}
+policies:
+  - {{ name: web-bypass, direction: outbound, priority: 5, dst: 198.51.100.0/24, action: bypass }}
+  - {{ name: drop-host, direction: outbound, priority: 5, dst: 192.168.2.99, action: discard }}
+  - {{ name: out, direction: outbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: to-b }}
+  - {{ name: in, direction: inbound, priority: 10, src: 192.168.2.0/24, dst: 192.168.1.0/24, action: protect, sa: from-b }}
+routes:
+  - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "{wn}" }}
+  - {{ dst: 198.51.100.0/24, port: wan, next_hop_mac: "{wn}" }}
+  - {{ dst: 192.168.1.0/24, port: lan, next_hop_mac: "{ln}" }}
+latch: {{ enabled: {en}, capacity: {cap} }}
+control: {{ socket: {d}/ctl.sock }}
+"""
+
+sa_out = SecurityAssociation(ESP, spi=0x1000, crypt_algo="AES-GCM", crypt_key=K_OUT + S_OUT,
+                             tunnel_header=IP(src="172.16.1.5", dst="172.16.2.5"))
+sa_in = SecurityAssociation(ESP, spi=0x2000, crypt_algo="AES-GCM", crypt_key=K_IN + S_IN,
+                            tunnel_header=IP(src="172.16.2.5", dst="172.16.1.5"))
+results = []
+
+
+def check(name, ok, why=""):
+    results.append(ok)
+    print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else ": " + why))
+    sys.stdout.flush()
+
+
+def lan_pkt(i, dst=None, sport=None):
+    return (Ether(src=LAN_NH, dst=LAN_MAC) /
+            IP(src="192.168.1.%d" % (i % 200 + 1), dst=dst or "192.168.2.%d" % (i // 200 + 1)) /
+            UDP(sport=sport or 20000 + i, dport=53) / Raw(b"q" * 32))
+
+
+def reply(i, seq):
+    """The reverse direction of lan_pkt(i), as ESP from site-b."""
+    inner = (IP(src="192.168.2.%d" % (i // 200 + 1), dst="192.168.1.%d" % (i % 200 + 1)) /
+             UDP(sport=53, dport=20000 + i) / Raw(b"r" * 32))
+    return Ether(src=WAN_NH, dst=WAN_MAC) / sa_in.encrypt(inner, seq_num=seq)
+
+
+def run(lan, wan, enabled="true", cap=4096):
+    d = tempfile.mkdtemp(prefix="lglatch-")
+    wrpcap(os.path.join(d, "lan_in.pcap"), lan)
+    wrpcap(os.path.join(d, "wan_in.pcap"), wan)
+    with open(os.path.join(d, "gw.yaml"), "w") as f:
+        f.write(CONF.format(d=d, lm=LAN_MAC, ln=LAN_NH, wm=WAN_MAC, wn=WAN_NH, ko=K_OUT.hex(),
+                            so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en=enabled, cap=cap))
+    cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
+           "lglatch-%d" % os.getpid(), "--log-level", "*:error", "--", "--config",
+           os.path.join(d, "gw.yaml"), "--stats-json", os.path.join(d, "s.json"),
+           "--exit-on-idle", "300"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("latchgate exit %d: %s" % (r.returncode, r.stderr[-500:]))
+    s = json.load(open(os.path.join(d, "s.json")))
+    out = (rdpcap(os.path.join(d, "lan_out.pcap")), rdpcap(os.path.join(d, "wan_out.pcap")))
+    subprocess.run(["rm", "-rf", d])
+    return s, out[0], out[1]
+
+
+def drops(s):
+    return {k: v for k, v in s["drops"].items() if v}
+
+
+def main():
+    # Items 1-3: 30 flows started on the LAN with replies from site-b, and
+    # 10 flows started by site-b: 40 latches, every packet forwarded.
+    lan = [lan_pkt(i) for i in range(30)]
+    wan = [reply(i, i + 1) for i in range(30)] + [reply(i, i + 1) for i in range(100, 110)]
+    s, lo, wo = run(lan, wan)
+    esp = [sa_out.decrypt(f[IP]) for f in wo]
+    check("item 1-3: one latch per bidirectional flow, whichever side starts it",
+          s["latch"]["created"] == 40 and len(esp) == 30 and len(lo) == 40 and not drops(s),
+          "created %d, out %d, in %d, drops %s" % (s["latch"]["created"], len(esp), len(lo), drops(s)))
+    check("latches are counted, none broken", s["latch"]["breaks"] == 0 and s["mempools"][0]["in_use"] == 0,
+          str(s["latch"]))
+
+    # Item 5: BYPASS and DISCARD hits create no latch; BYPASS leaves in clear.
+    lan = ([lan_pkt(i, dst="198.51.100.%d" % (i + 1)) for i in range(10)] +
+           [lan_pkt(i, dst="192.168.2.99") for i in range(10)] + [lan_pkt(500)])
+    s, lo, wo = run(lan, [])
+    clear = [f for f in wo if UDP in f and f[IP].dst.startswith("198.51.100.")]
+    check("item 5: BYPASS and DISCARD create no latch",
+          s["latch"]["created"] == 1 and len(clear) == 10 and drops(s) == {"spd_discard": 10},
+          "created %d, clear %d, drops %s" % (s["latch"]["created"], len(clear), drops(s)))
+
+    # Item 8: a full table drops new flows, never forwards them unlatched.
+    n = 1500
+    s, lo, wo = run([lan_pkt(i) for i in range(n)], [], cap=1024)
+    made, full = s["latch"]["created"], s["drops"]["latch_table_full"]
+    all_esp = all(ESP in f for f in wo)
+    sent = [sa_out.decrypt(f[IP]) for f in wo]
+    check("item 8: a full table fails closed",
+          full > 0 and made + full == n and len(sent) == made and made >= 1024 and all_esp,
+          "created %d, table_full %d, sent %d" % (made, full, len(sent)))
+
+    # Latching off (for overhead figures): traffic flows, no latch.
+    s, lo, wo = run([lan_pkt(i) for i in range(20)], [reply(i, i + 1) for i in range(20)],
+                    enabled="false")
+    check("latch.enabled false: no latch, traffic unchanged",
+          s["latch"]["created"] == 0 and not s["latch"]["enabled"] and len(wo) == 20 and
+          len(lo) == 20 and not drops(s), "%s %s" % (s["latch"], drops(s)))
+
+    failed = results.count(False)
+    print("%d passed, %d failed" % (results.count(True), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
