@@ -1766,9 +1766,40 @@ static int latch_capacity(struct pc *pc, const struct field *f, const yaml_node_
 	return l->capacity >= 1024 ? 0 : expect(pc, v, f);
 }
 
+static int idle_secs(struct pc *pc, const struct field *f, const yaml_node_t *v, uint32_t *out)
+{
+	if (integer(pc, f, v, 86400, out) != 0)
+		return -1;
+	return *out >= 1 ? 0 : expect(pc, v, f);
+}
+
+#define IDLE_FIELD(proto) \
+static int idle_##proto(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj) \
+{ \
+	return idle_secs(pc, f, v, &((struct lg_conf_latch *)obj)->idle_##proto); \
+}
+IDLE_FIELD(tcp)
+IDLE_FIELD(udp)
+IDLE_FIELD(icmp)
+IDLE_FIELD(other)
+
+static const struct field idle_fields[] = {
+	{ "tcp", idle_tcp, false, "seconds 1..86400" },
+	{ "udp", idle_udp, false, "seconds 1..86400" },
+	{ "icmp", idle_icmp, false, "seconds 1..86400" },
+	{ "other", idle_other, false, "seconds 1..86400" },
+};
+static const struct table idle_table = { TABLE(idle_fields) };
+
+static int latch_idle(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	return sub(pc, f, v, &idle_table, obj);
+}
+
 static const struct field latch_fields[] = {
 	{ "enabled", latch_enabled, false, "true or false" },
 	{ "capacity", latch_capacity, false, "a number of flows 1024..16777216" },
+	{ "idle_timeout", latch_idle, false, "a mapping" },
 };
 static const struct table latch_table = { TABLE(latch_fields) };
 
@@ -1987,6 +2018,10 @@ static struct lg_conf *create(struct pc *pc)
 	strcpy(c->control.socket, DEFAULT_SOCKET);
 	c->latch.enabled = true;
 	c->latch.capacity = 1048576;
+	c->latch.idle_tcp = 7440;      /* RFC 5382 REQ-5: 2 h 4 min */
+	c->latch.idle_udp = 60;
+	c->latch.idle_icmp = 10;
+	c->latch.idle_other = 30;
 	return c;
 }
 

@@ -156,6 +156,9 @@ struct lg_conf_route {
 struct lg_conf_latch {
 	bool enabled;               /* default true; false only for overhead figures */
 	uint32_t capacity;          /* flows, default 1048576, 1024..16777216 */
+	/* "idle_timeout: { tcp, udp, icmp, other }", seconds, 1..86400;
+	 * defaults 7440, 60, 10, 30 (LATCHING.md §5 A9) */
+	uint32_t idle_tcp, idle_udp, idle_icmp, idle_other;
 };
 
 struct lg_conf_control {

@@ -5,6 +5,7 @@
  * SAs after the crypto devices, the SPDs after the SAs (they name slots).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,46 @@ lg_gw_stop(struct lg_gw *gw)
 		return;
 	__atomic_store_n(&gw->dp->stop, true, __ATOMIC_RELAXED);
 	rte_eal_mp_wait_lcore();
+}
+
+static uint64_t
+idle_limit(const struct lg_gw *gw, uint8_t proto)
+{
+	const struct lg_conf_latch *c = &gw->conf->latch;
+	uint32_t s = proto == IPPROTO_TCP ? c->idle_tcp : proto == IPPROTO_UDP ? c->idle_udp :
+		     proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6 ? c->idle_icmp : c->idle_other;
+
+	return (uint64_t)s * rte_get_tsc_hz();
+}
+
+uint32_t
+lg_gw_expire(struct lg_gw *gw, uint32_t budget)
+{
+	struct lg_latch_table *t = gw->dp->latch;
+	uint64_t now = rte_rdtsc();
+	uint32_t n = 0, i;
+
+	if (t == NULL)
+		return 0;
+	for (i = 0; i < budget; i++) {
+		uint32_t pos = gw->expire_cursor;
+		struct lg_latch *l = &t->e[pos];
+		uint32_t s = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+		struct lg_flow_key k;
+
+		gw->expire_cursor = (pos + 1) % t->slots;
+		if ((s != LG_LATCH_ESTABLISHED && s != LG_LATCH_BROKEN) ||
+		    lg_latch_key(t, pos, &k) != 0 ||
+		    now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto))
+			continue;
+		/* A packet may race us: the CAS decides, and a latch it revived
+		 * after CLOSED is not deleted (lg_latch_delete wants CLOSED). */
+		if (lg_latch_transition(l, s, LG_LATCH_CLOSED) && lg_latch_delete(t, &k) == 0)
+			n++;
+	}
+	lg_latch_reclaim(t);
+	gw->latch_expired += n;
+	return n;
 }
 
 int

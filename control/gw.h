@@ -32,6 +32,9 @@ struct lg_gw {
 	uint8_t ncdev;
 	uint64_t start_tsc;
 	bool ports_closed;
+	/* [C] latch expiry */
+	uint32_t expire_cursor;
+	uint64_t latch_expired;
 };
 
 /* control */
@@ -45,6 +48,10 @@ void lg_gw_stop(struct lg_gw *gw);     /* signal workers and wait for them */
  * pool is then full unless something leaked). */
 void lg_gw_quiesce(struct lg_gw *gw);
 void lg_gw_teardown(struct lg_gw *gw);
+/* Close latches idle past their protocol's timeout, visiting at most
+ * budget entries from where the last call stopped; then free the slots
+ * whose grace period ended. Returns the number closed. */
+uint32_t lg_gw_expire(struct lg_gw *gw, uint32_t budget);
 /* Idle: no worker received for idle_ms and none has crypto in flight. */
 int lg_gw_idle(const struct lg_gw *gw, uint64_t idle_ms);
 

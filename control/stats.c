@@ -84,8 +84,8 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		fputc('\n', f);
 	}
 	if (gw->dp->latch != NULL)
-		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 "\n",
-			t->latch_created, t->latch_breaks);
+		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 ", expired %" PRIu64 "\n",
+			t->latch_created, t->latch_breaks, gw->latch_expired);
 	else
 		fprintf(f, "  latches: latching off\n");
 	fprintf(f, "  drops:");
@@ -154,8 +154,9 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	for (i = 0; i < LG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
 	fprintf(f, "},\"latch\":{\"enabled\":%s,\"capacity\":%u,\"created\":%" PRIu64
-		",\"breaks\":%" PRIu64 "}", gw->dp->latch ? "true" : "false",
-		gw->dp->latch ? gw->dp->latch->capacity : 0, t->latch_created, t->latch_breaks);
+		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 "}", gw->dp->latch ? "true" : "false",
+		gw->dp->latch ? gw->dp->latch->capacity : 0, t->latch_created, t->latch_breaks,
+		gw->latch_expired);
 	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;

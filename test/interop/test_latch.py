@@ -41,7 +41,7 @@ routes:
   - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "{wn}" }}
   - {{ dst: 198.51.100.0/24, port: wan, next_hop_mac: "{wn}" }}
   - {{ dst: 192.168.1.0/24, port: lan, next_hop_mac: "{ln}" }}
-latch: {{ enabled: {en}, capacity: {cap} }}
+latch: {{ enabled: {en}, capacity: {cap}{idle} }}
 control: {{ socket: {d}/ctl.sock }}
 """
 
@@ -71,17 +71,17 @@ def reply(i, seq):
     return Ether(src=WAN_NH, dst=WAN_MAC) / sa_in.encrypt(inner, seq_num=seq)
 
 
-def run(lan, wan, enabled="true", cap=4096):
+def run(lan, wan, enabled="true", cap=4096, idle="", stop=("--exit-on-idle", "300")):
     d = tempfile.mkdtemp(prefix="lglatch-")
     wrpcap(os.path.join(d, "lan_in.pcap"), lan)
     wrpcap(os.path.join(d, "wan_in.pcap"), wan)
     with open(os.path.join(d, "gw.yaml"), "w") as f:
         f.write(CONF.format(d=d, lm=LAN_MAC, ln=LAN_NH, wm=WAN_MAC, wn=WAN_NH, ko=K_OUT.hex(),
-                            so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en=enabled, cap=cap))
+                            so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en=enabled, cap=cap,
+                            idle=idle))
     cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
            "lglatch-%d" % os.getpid(), "--log-level", "*:error", "--", "--config",
-           os.path.join(d, "gw.yaml"), "--stats-json", os.path.join(d, "s.json"),
-           "--exit-on-idle", "300"]
+           os.path.join(d, "gw.yaml"), "--stats-json", os.path.join(d, "s.json")] + list(stop)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError("latchgate exit %d: %s" % (r.returncode, r.stderr[-500:]))
@@ -126,6 +126,16 @@ def main():
     check("item 8: a full table fails closed",
           full > 0 and made + full == n and len(sent) == made and made >= 1024 and all_esp,
           "created %d, table_full %d, sent %d" % (made, full, len(sent)))
+
+    # Item 26: UDP latches idle past the timeout are closed and removed;
+    # the TCP ones (longer timeout) stay.
+    lan = [lan_pkt(i) for i in range(20)]
+    lan += [Ether(src=LAN_NH, dst=LAN_MAC) / IP(src="192.168.1.%d" % (i + 1), dst="192.168.2.9") /
+            TCP(sport=30000 + i, dport=80, flags="S") for i in range(5)]
+    s, lo, wo = run(lan, [], idle=", idle_timeout: { udp: 1, tcp: 60 }", stop=("--duration", "3.5"))
+    check("item 26: idle UDP latches expire, TCP ones within their timeout stay",
+          s["latch"]["created"] == 25 and s["latch"]["expired"] == 20 and len(wo) == 25,
+          "%s, out %d" % (s["latch"], len(wo)))
 
     # Latching off (for overhead figures): traffic flows, no latch.
     s, lo, wo = run([lan_pkt(i) for i in range(20)], [reply(i, i + 1) for i in range(20)],
