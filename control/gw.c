@@ -447,13 +447,21 @@ lg_gw_stop(struct lg_gw *gw)
 	rte_eal_mp_wait_lcore();
 }
 
+/* TCP with FIN seen both ways lingers this long (2 MSL would be 4 min; a
+ * gateway only needs to outlast the last ACK and retransmitted FINs). */
+#define TCP_FIN_LINGER_S 4
+
 static uint64_t
-idle_limit(const struct lg_gw *gw, uint8_t proto)
+idle_limit(const struct lg_gw *gw, uint8_t proto, const struct lg_latch *l)
 {
 	const struct lg_conf_latch *c = &gw->conf->latch;
+	uint32_t both = LG_LATCH_FIN_OUT | LG_LATCH_FIN_IN;
 	uint32_t s = proto == IPPROTO_TCP ? c->idle_tcp : proto == IPPROTO_UDP ? c->idle_udp :
 		     proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6 ? c->idle_icmp : c->idle_other;
 
+	if (proto == IPPROTO_TCP &&
+	    (__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & both) == both)
+		s = RTE_MIN(s, (uint32_t)TCP_FIN_LINGER_S);
 	return (uint64_t)s * rte_get_tsc_hz();
 }
 
@@ -473,9 +481,15 @@ lg_gw_expire(struct lg_gw *gw, uint32_t budget)
 		struct lg_flow_key k;
 
 		gw->expire_cursor = (pos + 1) % t->slots;
-		if ((s != LG_LATCH_ESTABLISHED && s != LG_LATCH_BROKEN) ||
-		    lg_latch_key(t, pos, &k) != 0 ||
-		    now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto))
+		if ((s != LG_LATCH_ESTABLISHED && s != LG_LATCH_BROKEN && s != LG_LATCH_CLOSED) ||
+		    lg_latch_key(t, pos, &k) != 0)
+			continue;
+		/* Closed by a TCP RST in a worker: remove it. */
+		if (s == LG_LATCH_CLOSED) {
+			n += lg_latch_delete(t, &k) == 0;
+			continue;
+		}
+		if (now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto, l))
 			continue;
 		/* A packet may race us: the CAS decides, and a latch it revived
 		 * after CLOSED is not deleted (lg_latch_delete wants CLOSED). */

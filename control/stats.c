@@ -41,6 +41,7 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 		t->busy_tsc += rd(&s->busy_tsc);
 		t->latch_created += rd(&s->latch_created);
 		t->latch_breaks += rd(&s->latch_breaks);
+		t->latch_closed += rd(&s->latch_closed);
 	}
 }
 
@@ -154,9 +155,9 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	for (i = 0; i < LG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
 	fprintf(f, "},\"latch\":{\"enabled\":%s,\"capacity\":%u,\"created\":%" PRIu64
-		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 "}", gw->dp->latch ? "true" : "false",
-		gw->dp->latch ? gw->dp->latch->capacity : 0, t->latch_created, t->latch_breaks,
-		gw->latch_expired);
+		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"tcp_rst\":%" PRIu64 "}",
+		gw->dp->latch ? "true" : "false", gw->dp->latch ? gw->dp->latch->capacity : 0,
+		t->latch_created, t->latch_breaks, gw->latch_expired, t->latch_closed);
 	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;

@@ -79,6 +79,7 @@ struct lg_lcore_stats {
 	uint64_t busy_tsc;              /* TSC spent in iterations with work */
 	uint64_t latch_created;         /* latches this lcore created */
 	uint64_t latch_breaks;          /* ESTABLISHED -> BROKEN transitions it won */
+	uint64_t latch_closed;          /* ESTABLISHED -> CLOSED by TCP RST */
 	struct lg_sa_ctr *sa;           /* [lg_sa_slots] */
 } __rte_cache_aligned;
 

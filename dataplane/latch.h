@@ -81,6 +81,10 @@ struct lg_latch {
 } __rte_cache_aligned;
 static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
 
+/* lg_latch.flags */
+#define LG_LATCH_FIN_OUT 0x1u     /* TCP FIN seen outbound */
+#define LG_LATCH_FIN_IN  0x2u     /* and inbound: ends after a linger */
+
 struct lg_latch_init {
 	uint32_t state;           /* LARVAL, ESTABLISHED or BROKEN (born broken) */
 	uint32_t ident, pset[2], sa_slot, policy_id, spd_gen;

@@ -23,6 +23,7 @@
 #include <rte_ipsec.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_tcp.h>
 #include <rte_udp.h>
 
 #include "pkt.h"
@@ -191,6 +192,29 @@ drop:
 }
 
 /*
+ * TCP ends its latch (LATCHING.md item 25): RST closes it at once (one CAS,
+ * the control thread removes it), FIN marks the direction; with FIN both
+ * ways the control thread closes it after a linger.
+ */
+static inline void
+tcp_end(struct lg_worker *w, struct rte_mbuf *m, struct lg_latch *l, int dir)
+{
+	const struct rte_tcp_hdr *th;
+
+	if (rte_pktmbuf_pkt_len(m) < (uint32_t)m->l2_len + m->l3_len + sizeof(*th) ||
+	    (m->packet_type & RTE_PTYPE_L4_FRAG))
+		return;
+	th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
+	if (unlikely(th->tcp_flags & RTE_TCP_RST_FLAG)) {
+		if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED))
+			w->st->latch_closed++;
+	} else if (unlikely(th->tcp_flags & RTE_TCP_FIN_FLAG)) {
+		__atomic_fetch_or(&l->flags, dir ? LG_LATCH_FIN_IN : LG_LATCH_FIN_OUT,
+				  __ATOMIC_RELAXED);
+	}
+}
+
+/*
  * The latch stage of a burst: bulk lookup of every flow; a PROTECT packet
  * of a new flow creates its latch (first writer wins, item 4; a full table
  * fails closed, item 8), BYPASS of an unlatched flow creates none (item 5).
@@ -251,6 +275,8 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 		 * (and the cache-line traffic) within the same ~1 ms. */
 		if (pos[i] >= 0 && now - t->e[pos[i]].last_tsc > (1u << 21))
 			__atomic_store_n(&t->e[pos[i]].last_tsc, now, __ATOMIC_RELAXED);
+		if (pos[i] >= 0 && lg_key_proto(kp[i]) == IPPROTO_TCP)
+			tcp_end(w, mb[i], &t->e[pos[i]], dir);
 		sas[k] = sas[i];
 		mb[k++] = mb[i];
 	}
