@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -9,6 +11,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
 
 #include "ctl.h"
 #include "stats.h"
@@ -132,8 +137,120 @@ request_op(const char *line, char *op, size_t oplen)
 	return 0;
 }
 
+/* An optional non-negative integer member "name": 1 found, 0 absent, -1 bad. */
+static int
+request_u64(const char *line, const char *name, uint64_t *out)
+{
+	char pat[40];
+	const char *p;
+	char *end;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", name);
+	p = strstr(line, pat);
+	if (p == NULL)
+		return 0;
+	p += strlen(pat);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	*out = strtoull(p, &end, 10);
+	return (*end == ',' || *end == '}' || *end == ' ') ? 1 : -1;
+}
+
+static const char *const state_names[] = {
+	[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
+	[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
+	[LG_LATCH_CLOSED] = "CLOSED", [LG_LATCH_DELETING] = "DELETING",
+};
+
+/* One latch as JSON; never anything secret (names, ids, counters). */
 static void
-handle_line(int fd, const struct lg_gw *gw, const char *line)
+latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_key *k,
+	   const struct lg_latch *l)
+{
+	const struct lg_conf *c = gw->conf;
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int af = k->af == 6 ? AF_INET6 : AF_INET;
+	uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+	uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
+	const char *sa = l->sa_slot < c->nsas ? c->sas[l->sa_slot].name : "";
+	const char *peer = l->sa_slot < c->nsas ? c->peers[c->sas[l->sa_slot].peer].id : "";
+
+	inet_ntop(af, k->lo, a, sizeof(a));
+	inet_ntop(af, k->hi, b, sizeof(b));
+	fprintf(f, "{\"id\":%u,\"state\":\"%s\",\"proto\":%u,\"a\":\"%s\",\"a_port\":%u,"
+		"\"b\":\"%s\",\"b_port\":%u,\"sa\":\"%s\",\"peer_id\":\"%s\",\"pset_out\":%u,"
+		"\"pset_in\":%u,\"age_s\":%.1f,\"idle_s\":%.1f,\"drops\":%" PRIu64 "}", pos,
+		st < RTE_DIM(state_names) ? state_names[st] : "?", k->proto, a, ntohs(k->port_lo),
+		b, ntohs(k->port_hi), sa, peer, l->pset[0], l->pset[1],
+		(double)(now - l->created_tsc) / (double)hz, (double)(now - l->last_tsc) / (double)hz,
+		__atomic_load_n(&l->drops, __ATOMIC_RELAXED));
+}
+
+/* {"op":"latches","limit":N}: the first N live latches (default 1000). */
+static void
+op_latches(FILE *f, const struct lg_gw *gw, const char *line)
+{
+	const struct lg_latch_table *t = gw->dp->latch;
+	uint64_t limit = 1000, n = 0;
+	uint32_t pos;
+
+	if (request_u64(line, "limit", &limit) < 0)
+		limit = 1000;
+	fprintf(f, "{\"ok\":true,\"op\":\"latches\",\"latches\":[");
+	for (pos = 0; t != NULL && pos < t->slots && n < limit; pos++) {
+		const struct lg_latch *l = &t->e[pos];
+		uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+		struct lg_flow_key k;
+
+		if (st < LG_LATCH_LARVAL || st == LG_LATCH_DELETING || lg_latch_key(t, pos, &k) != 0)
+			continue;
+		fprintf(f, "%s", n++ ? "," : "");
+		latch_json(f, gw, pos, &k, l);
+	}
+	fprintf(f, "],\"count\":%" PRIu64 "}\n", n);
+}
+
+/* {"op":"latch-close","id":N}: administrative close (RFC 5660 §2.2),
+ * LATCHING.md item 27: CLOSED, then removed after a grace period. */
+static void
+op_latch_close(int fd, struct lg_gw *gw, const char *line)
+{
+	struct lg_latch_table *t = gw->dp->latch;
+	struct lg_flow_key k;
+	uint64_t id;
+	uint32_t st;
+	char r[160];
+	int n;
+
+	if (t == NULL) {
+		reply_error(fd, "latching is off");
+		return;
+	}
+	if (request_u64(line, "id", &id) != 1 || id >= t->slots ||
+	    lg_latch_key(t, (uint32_t)id, &k) != 0) {
+		reply_error(fd, "latch-close: expected \\\"id\\\" of a live latch");
+		return;
+	}
+	st = __atomic_load_n(&t->e[id].state, __ATOMIC_ACQUIRE);
+	if ((st != LG_LATCH_ESTABLISHED && st != LG_LATCH_BROKEN && st != LG_LATCH_LARVAL) ||
+	    !lg_latch_transition(&t->e[id], st, LG_LATCH_CLOSED) || lg_latch_delete(t, &k) != 0) {
+		reply_error(fd, "latch-close: the latch is not open");
+		return;
+	}
+	gw->latch_admin_closed++;
+	n = snprintf(r, sizeof(r), "{\"ok\":true,\"op\":\"latch-close\",\"id\":%" PRIu64
+		     ",\"old_state\":\"%s\",\"reason\":\"ADMIN\"}\n", id, state_names[st]);
+	send_all(fd, r, (size_t)n);
+}
+
+static void
+handle_line(int fd, struct lg_gw *gw, const char *line)
 {
 	static struct lg_totals t;
 	char op[32];
@@ -153,13 +270,24 @@ handle_line(int fd, const struct lg_gw *gw, const char *line)
 		send_all(fd, r, (size_t)n);
 		return;
 	}
-	if (strcmp(op, "stats") != 0) {
-		reply_error(fd, "unknown op: expected stats or version");
+	if (strcmp(op, "latch-close") == 0) {
+		op_latch_close(fd, gw, line);
+		return;
+	}
+	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0) {
+		reply_error(fd, "unknown op: expected stats, latches, latch-close or version");
 		return;
 	}
 	f = open_memstream(&out, &len);
 	if (f == NULL) {
 		reply_error(fd, "out of memory");
+		return;
+	}
+	if (strcmp(op, "latches") == 0) {
+		op_latches(f, gw, line);
+		fclose(f);
+		send_all(fd, out, len);
+		free(out);
 		return;
 	}
 	lg_stats_collect(gw, &t);
@@ -209,7 +337,7 @@ accept_clients(struct lg_ctl *ctl)
 }
 
 static void
-read_client(struct lg_ctl_client *c, const struct lg_gw *gw)
+read_client(struct lg_ctl_client *c, struct lg_gw *gw)
 {
 	ssize_t r;
 	char *nl;
@@ -240,7 +368,7 @@ read_client(struct lg_ctl_client *c, const struct lg_gw *gw)
 }
 
 void
-lg_ctl_poll(struct lg_ctl *ctl, const struct lg_gw *gw, int timeout_ms)
+lg_ctl_poll(struct lg_ctl *ctl, struct lg_gw *gw, int timeout_ms)
 {
 	struct pollfd p[LG_CTL_CLIENTS + 1];
 	int map[LG_CTL_CLIENTS + 1];

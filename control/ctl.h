@@ -8,6 +8,8 @@
  * are single lines of JSON:
  *   -> {"op":"stats"}            <- {"ok":true,"op":"stats","stats":{...}}
  *   -> {"op":"version"}          <- {"ok":true,"op":"version","version":"0.1.0"}
+ *   -> {"op":"latches","limit":N} <- {"ok":true,"op":"latches","latches":[...],"count":n}
+ *   -> {"op":"latch-close","id":N} <- {"ok":true,...,"reason":"ADMIN"}
  *   anything else                <- {"ok":false,"error":"..."}
  * A client whose uid is neither root nor ours is refused.
  */
@@ -34,7 +36,7 @@ struct lg_ctl {
 /* control */
 int lg_ctl_open(struct lg_ctl *ctl, const char *path, char *err, size_t errlen);
 /* Serve what is ready, waiting at most timeout_ms. */
-void lg_ctl_poll(struct lg_ctl *ctl, const struct lg_gw *gw, int timeout_ms);
+void lg_ctl_poll(struct lg_ctl *ctl, struct lg_gw *gw, int timeout_ms);
 void lg_ctl_close(struct lg_ctl *ctl);
 
 #endif /* LG_CTL_H */

@@ -35,6 +35,7 @@ struct lg_gw {
 	/* [C] latch expiry */
 	uint32_t expire_cursor;
 	uint64_t latch_expired;
+	uint64_t latch_admin_closed;
 };
 
 /* control */

@@ -21,10 +21,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: latchctl [-s SOCKET] [--json] COMMAND\n"
+		"usage: latchctl [-s SOCKET] [--json] COMMAND [ARG]\n"
 		"commands:\n"
-		"  stats      port, SA, drop and lcore counters of the running gateway\n"
-		"  version    the gateway's version\n"
+		"  stats             port, SA, drop, latch and lcore counters of the running gateway\n"
+		"  latches [LIMIT]   the live latches (default the first 1000): flow, state, SA, peer\n"
+		"  latch-close ID    close a latch by its id (administrative close, RFC 5660 §2.2)\n"
+		"  version           the gateway's version\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
 		"  -j, --json          print the reply as one JSON line\n"
@@ -151,6 +153,28 @@ render(const char *s)
 		putchar('\n');
 }
 
+/* The JSON request line for a command; -1 if unknown or its argument is bad. */
+static int
+build_request(char *req, size_t len, const char *cmd, const char *arg)
+{
+	char *end;
+	unsigned long long v = 0;
+
+	if (arg != NULL) {
+		v = strtoull(arg, &end, 10);
+		if (*arg < '0' || *arg > '9' || *end != '\0')
+			return -1;
+	}
+	if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "version") == 0) && arg == NULL)
+		return snprintf(req, len, "{\"op\":\"%s\"}\n", cmd);
+	if (strcmp(cmd, "latches") == 0)
+		return arg ? snprintf(req, len, "{\"op\":\"latches\",\"limit\":%llu}\n", v)
+			   : snprintf(req, len, "{\"op\":\"latches\"}\n");
+	if (strcmp(cmd, "latch-close") == 0 && arg != NULL)
+		return snprintf(req, len, "{\"op\":\"latch-close\",\"id\":%llu}\n", v);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -174,19 +198,20 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc || optind < argc - 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[optind], "stats") != 0 && strcmp(argv[optind], "version") != 0) {
-		fprintf(stderr, "latchctl: unknown command '%s'\n", argv[optind]);
+	n = build_request(req, sizeof(req), argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	if (n < 0) {
+		fprintf(stderr, "latchctl: unknown command or bad argument: %s%s%s\n", argv[optind],
+			optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
 		usage(stderr);
 		return 2;
 	}
 	fd = connect_to(path);
 	if (fd < 0)
 		return 1;
-	n = snprintf(req, sizeof(req), "{\"op\":\"%s\"}\n", argv[optind]);
 	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "latchctl: send: %s\n", strerror(errno));
 		close(fd);

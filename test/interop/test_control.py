@@ -146,6 +146,34 @@ def main():
         check("latchctl --json stats: traffic both ways",
               sa["to-b"]["packets"] > 0 and sa["from-b"]["packets"] > 0, str(sa))
 
+        r = ctl(sock, "--json", "latches")
+        outputs.append(r.stdout)
+        try:
+            lat = json.loads(r.stdout)
+        except ValueError:
+            lat = {}
+        ls = lat.get("latches", [])
+        check("latchctl latches: one ESTABLISHED latch per flow, with SA and peer",
+              r.returncode == 0 and lat.get("count") == 64 and
+              all(x["state"] == "ESTABLISHED" and x["sa"] == "to-b" and
+                  x["peer_id"] == "fqdn:gw-b.example.net" for x in ls),
+              r.stdout[:300] + r.stderr)
+        r = ctl(sock, "latches", "2")
+        outputs.append(r.stdout)
+        check("latchctl latches LIMIT (human)", r.returncode == 0 and r.stdout.count("state:") == 2
+              and "count: 2" in r.stdout, r.stdout[:300])
+        if ls:
+            r = ctl(sock, "--json", "latch-close", str(ls[0]["id"]))
+            outputs.append(r.stdout)
+            check("item 27: latch-close closes with reason ADMIN",
+                  r.returncode == 0 and '"reason":"ADMIN"' in r.stdout and
+                  '"old_state":"ESTABLISHED"' in r.stdout, r.stdout + r.stderr)
+        r = ctl(sock, "--json", "latch-close", "4000000000")
+        check("latch-close of no latch is an error", r.returncode == 1 and '"ok":false' in r.stdout,
+              r.stdout + r.stderr)
+        r = ctl(sock, "latch-close", "x1")
+        check("latch-close with a bad id is refused by latchctl", r.returncode == 2, r.stderr)
+
         r = subprocess.run([CTL, "--help"], capture_output=True, text=True)
         check("latchctl --help", r.returncode == 0 and "stats" in r.stdout and "version" in r.stdout, r.stderr)
 
