@@ -206,10 +206,15 @@ setup_sas(struct lg_gw *gw, char *err, size_t errlen)
 		const struct lg_conf_sa *cs = &gw->conf->sas[i];
 		struct lg_sa_prm p;
 
+		struct lg_sa *sa;
+
 		sa_prm_of(&p, gw, cs, i);
-		dp->sa[i] = lg_sa_create(&p);
+		sa = lg_sa_create(&p);
 		/* p holds only pointers to the keys, but leaves no copy either way. */
 		explicit_bzero(&p, sizeof(p));
+		/* release: pairs with the workers' acquire load of the slot; the
+		 * slot is published before the SAD entry that leads to it. */
+		__atomic_store_n(&dp->sa[i], sa, __ATOMIC_RELEASE);
 		if (dp->sa[i] == NULL && rte_errno == ENOTSUP)
 			return ERR("%s:%u:%u: SA '%s': a crypto device in crypto.devices cannot run"
 				   " %s%s (crypto_aesni_gcm runs AES-GCM only, crypto_aesni_mb"

@@ -46,6 +46,9 @@
 	X(LATCH_BROKEN,        latch_broken,        "flow's latch is BROKEN, or this packet breaks it (other parameters, or BYPASS)") \
 	X(LATCH_ID_MISMATCH,   latch_id_mismatch,   "packet of a latched flow on an SA of another peer identity (item 19)") \
 	X(LATCH_CLOSING,       latch_closing,       "flow's latch is being removed") \
+	X(LATCH_GOT_CLEAR,     latch_got_clear,     "cleartext inbound for a latched flow; the latch is untouched (item 20)") \
+	X(IN_TO_UNPROTECTED,   in_to_unprotected,   "inbound traffic routed to an unprotected port: never sent out without SPD-out") \
+	X(TO_US,               to_us,               "addressed to the gateway itself: the dataplane has no local stack") \
 	X(NO_ROUTE,            no_route,            "no route to the destination") \
 	X(TX_FULL,             tx_full,             "port transmit queue full")
 

@@ -139,11 +139,12 @@ static inline enum lg_drop
 parse4(struct rte_mbuf *m, uint32_t len, struct lg_key4 *k)
 {
 	const struct rte_ipv4_hdr *ip = lg_pkt_l3(m);
-	uint32_t ihl = (ip->version_ihl & 0xf) * 4u, tot;
+	uint32_t ihl, tot;
 	bool frag, later;
 
 	if (unlikely(len < LG_L2_LEN + sizeof(*ip)))
 		return LG_DROP_MALFORMED;
+	ihl = (ip->version_ihl & 0xf) * 4u;
 	tot = rte_be_to_cpu_16(ip->total_length);
 	if (unlikely((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) ||
 		     tot < ihl || LG_L2_LEN + tot > len))
@@ -203,18 +204,32 @@ parse6(struct rte_mbuf *m, uint32_t len, struct lg_key6 *k)
 		if (unlikely(off + 8 > tot))
 			return LG_DROP_MALFORMED;
 		next = rte_ipv6_get_next_ext(p + off, proto, &ext);
+		if (unlikely(next < 0 || off + ext > tot))
+			return LG_DROP_MALFORMED;
 		if (proto == IPPROTO_FRAGMENT) {
 			const struct rte_ipv6_fragment_ext *f = (const void *)(p + off);
 
+			/* RFC 8200 §4.5: one Fragment header. After a non-first
+			 * fragment's header comes payload, not headers: stop. */
+			if (unlikely(frag))
+				return LG_DROP_MALFORMED;
 			frag = true;
 			later = RTE_IPV6_GET_FO(rte_be_to_cpu_16(f->frag_data)) != 0;
+			if (later) {
+				off += (uint32_t)ext;
+				proto = next;
+				break;
+			}
 		}
-		if (unlikely(next < 0 || off + ext > tot))
-			return LG_DROP_MALFORMED;
 		off += (uint32_t)ext;
 		proto = next;
 	}
 	if (unlikely(i == LG_IP6_EXT_MAX))
+		return LG_DROP_MALFORMED;
+	/* RFC 7112 / RFC 8200 §4.5: a first fragment must hold the whole
+	 * header chain up to the transport ports. */
+	if (unlikely(frag && !later && (proto == IPPROTO_TCP || proto == IPPROTO_UDP) &&
+		     tot < off + 4))
 		return LG_DROP_MALFORMED;
 	m->l3_len = off;
 	m->packet_type = RTE_PTYPE_L3_IPV6 | (frag ? RTE_PTYPE_L4_FRAG : 0);

@@ -154,12 +154,24 @@ build_acl(const char *name, uint8_t af, bool opaque, const struct lg_spd_entry *
 	if (ctx == NULL)
 		return NULL;
 	for (i = 0; i < n && rc == 0; i++) {
-		if ((e[i].af != 0 && e[i].af != af) || (opaque && !ports_any(&e[i])))
+		struct lg_spd_entry oe = e[i];
+		uint32_t idx = i + 1;
+
+		if (e[i].af != 0 && e[i].af != af)
 			continue;
+		/* OPAQUE ports (RFC 4301 §4.4.1.1): a port-specific entry
+		 * cannot match, but the packet may belong to its flow, so it
+		 * must not fall through to a later entry (a BYPASS, say): its
+		 * twin here matches any ports and discards (rule n + 1 + i). */
+		if (opaque && !ports_any(&e[i])) {
+			oe.sport_lo = oe.dport_lo = 0;
+			oe.sport_hi = oe.dport_hi = UINT16_MAX;
+			idx = n + 1 + i;
+		}
 		if (af == 6)
-			fill_rule6(&r.r6, &e[i], i + 1);
+			fill_rule6(&r.r6, &oe, idx);
 		else
-			fill_rule4(&r.r4, &e[i], i + 1);
+			fill_rule4(&r.r4, &oe, idx);
 		rc = rte_acl_add_rules(ctx, (struct rte_acl_rule *)&r, 1);
 		added++;
 	}
@@ -186,6 +198,7 @@ struct lg_spd *
 lg_spd_create(const char *name, const struct lg_spd_entry *e, uint32_t n,
 	      int socket)
 {
+	static uint32_t gen;   /* [C] rte_acl_create returns a live context of the same name */
 	char an[RTE_ACL_NAMESIZE];
 	struct lg_spd *spd;
 	uint32_t i, f, o;
@@ -197,7 +210,7 @@ lg_spd_create(const char *name, const struct lg_spd_entry *e, uint32_t n,
 			return NULL;
 		}
 	}
-	spd = rte_zmalloc_socket(name, sizeof(*spd) + (n + 1) * sizeof(spd->rule[0]),
+	spd = rte_zmalloc_socket(name, sizeof(*spd) + (2 * n + 1) * sizeof(spd->rule[0]),
 				 RTE_CACHE_LINE_SIZE, socket);
 	if (spd == NULL) {
 		rte_errno = ENOMEM;
@@ -208,17 +221,21 @@ lg_spd_create(const char *name, const struct lg_spd_entry *e, uint32_t n,
 		spd->rule[i + 1].action = e[i].action;
 		spd->rule[i + 1].sa_slot = e[i].sa_slot;
 		spd->rule[i + 1].policy_id = e[i].policy_id;
+		spd->rule[n + 1 + i].action = LG_SPD_DISCARD;
+		spd->rule[n + 1 + i].policy_id = e[i].policy_id;
 	}
 	for (f = 0; f < 2; f++) {
 		for (o = 0; o < 2; o++) {
-			snprintf(an, sizeof(an), "%s%c%s", name, f ? '6' : '4', o ? "o" : "");
+			snprintf(an, sizeof(an), "%s%c%s-%u", name, f ? '6' : '4', o ? "o" : "", gen);
 			spd->acl[f][o] = build_acl(an, f ? 6 : 4, o, e, n, socket);
 			if (spd->acl[f][o] == NULL && rte_errno != 0)
 				goto fail;
 		}
 	}
+	gen++;
 	return spd;
 fail:
+	gen++;
 	i = (uint32_t)rte_errno;
 	lg_spd_free(spd);
 	rte_errno = (int)i;

@@ -50,7 +50,9 @@ struct lg_spd {
 	 * ANY, for packets that do not carry them (RFC 4301 §4.4.1.1). */
 	struct rte_acl_ctx *acl[2][2];
 	uint32_t nrules;
-	struct lg_spd_rule rule[];    /* [nrules + 1]; rule[0] unused */
+	/* [2 * nrules + 1]: rule[0] unused, 1..n the entries, n+1..2n their
+	 * DISCARD twins for packets with OPAQUE ports */
+	struct lg_spd_rule rule[];
 };
 
 /* control */

@@ -100,6 +100,29 @@ route(const struct lg_routes *rt, struct rte_mbuf *m)
 						       lg_pkt_l3(m))->dst_addr));
 }
 
+static inline bool
+to_us(const struct lg_dp *dp, struct rte_mbuf *m)
+{
+	uint32_t i;
+
+	if (lg_pkt_is6(m)) {
+		const uint8_t *d = ((const struct rte_ipv6_hdr *)lg_pkt_l3(m))->dst_addr;
+
+		for (i = 0; i < dp->nlocal6; i++) {
+			if (memcmp(d, dp->local6[i], 16) == 0)
+				return true;
+		}
+		return false;
+	}
+	rte_be32_t d = ((const struct rte_ipv4_hdr *)lg_pkt_l3(m))->dst_addr;
+
+	for (i = 0; i < dp->nlocal4; i++) {
+		if (d == dp->local4[i])
+			return true;
+	}
+	return false;
+}
+
 /* Route a frame (Ethernet header present) on its IP destination. */
 static inline void
 forward(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m)
@@ -108,6 +131,38 @@ forward(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m)
 
 	if (unlikely(nh == NULL)) {
 		drop(w, m, LG_DROP_NO_ROUTE);
+		return;
+	}
+	tx_enqueue(w, nh, m);
+}
+
+/*
+ * Inbound traffic (decrypted, or SPD-in BYPASS) must not leave on an
+ * unprotected port: it has not been through SPD-out, so a route back to
+ * the WAN would send a protected flow in the clear (hub-and-spoke
+ * re-encryption is not supported yet). Nor is the gateway's own traffic
+ * forwarded: the dataplane has no local stack.
+ */
+static inline void
+forward_in(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m,
+	   bool clear)
+{
+	const struct lg_nexthop *nh;
+
+	/* Cleartext to us (IKE through an SPD-in BYPASS) would only bounce
+	 * back to the WAN. Decrypted transport-mode traffic to us is routed
+	 * on, to a protected port (the lab set-up of RFC 4303 §3.1.1). */
+	if (unlikely(clear && to_us(w->dp, m))) {
+		drop(w, m, LG_DROP_TO_US);
+		return;
+	}
+	nh = route(rt, m);
+	if (unlikely(nh == NULL)) {
+		drop(w, m, LG_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(w->dp->port[w->dp->port_idx[nh->port]].role != LG_PORT_PROTECTED)) {
+		drop(w, m, LG_DROP_IN_TO_UNPROTECTED);
 		return;
 	}
 	tx_enqueue(w, nh, m);
@@ -168,8 +223,15 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 		goto drop;
 	if (state != LG_LATCH_ESTABLISHED)
 		return LG_DROP_LATCH_CLOSING;
+	/* Cleartext arriving for a latched flow is dropped and never touches
+	 * the latch (item 20): anyone can forge it. Outbound, BYPASS of a
+	 * latched flow means the SPD changed under it: break (item 17). */
+	if (sa == NULL && dir == 1) {
+		__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
+		return LG_DROP_LATCH_GOT_CLEAR;
+	}
 	if (sa == NULL)
-		goto brk;                     /* latched to protection, now BYPASS */
+		goto brk;
 	if (unlikely(l->ident != sa->ident)) {
 		why = LG_DROP_LATCH_ID_MISMATCH;
 		goto brk;
@@ -449,7 +511,8 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 			drop(w, m, LG_DROP_TTL_EXCEEDED);
 			continue;
 		} else if (r->action == LG_SPD_PROTECT) {
-			sa = sat[r->sa_slot];
+			/* acquire: pairs with the release store that published it */
+			sa = __atomic_load_n(&sat[r->sa_slot], __ATOMIC_ACQUIRE);
 			if (unlikely(sa == NULL)) {
 				drop(w, m, LG_DROP_SA_MISSING);
 				continue;
@@ -498,12 +561,12 @@ trailer_check(const struct lg_sa *sa, const struct rte_mbuf *m)
 	uint32_t tail = sa->icv_len + sa->sqh_len;
 	uint32_t body = len - esp_off(m) - ESP_HDR_LEN - sa->iv_len - tail;
 	const uint8_t *t = rte_pktmbuf_mtod_offset(m, const uint8_t *, len - tail - 2);
-	uint8_t pad = t[0], i;
+	uint32_t pad = t[0], i;   /* not uint8_t: i <= 255 would never end */
 
 	if (pad + 2u > body)
 		return -1;
 	for (i = 1; i <= pad; i++) {
-		if (t[(int)i - 1 - pad] != i)
+		if (t[(int)i - 1 - (int)pad] != i)
 			return -1;
 	}
 	if (t[1] == NH_DUMMY)
@@ -524,8 +587,8 @@ esp_seq(const struct rte_mbuf *m)
 
 /*
  * After decryption, before librte_ipsec strips the headers: ICV result,
- * trailer, then the replay-window commit (RFC 4303 §3.4.3: the window moves
- * only for packets whose ICV verified). Compacts survivors to the front.
+ * replay-window commit (RFC 4303 §3.4.3: only for packets whose ICV
+ * verified), then the trailer. Compacts survivors to the front.
  */
 static uint32_t
 inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
@@ -540,14 +603,17 @@ inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_
 			drop(w, m, LG_DROP_ESP_AUTH_FAILED);
 			continue;
 		}
+		/* RFC 4303 §3.4.3: the window moves as soon as the ICV verified,
+		 * whatever the trailer holds, so a copy is not decrypted again. */
+		if (sa->rp != NULL && unlikely(!lg_replay_commit(sa->rp, lg_mbuf_meta(m)->seq))) {
+			drop(w, m, LG_DROP_ESP_REPLAY);
+			continue;
+		}
 		nh = trailer_check(sa, m);
 		if (unlikely(nh < 0))
 			drop(w, m, LG_DROP_ESP_BAD_TRAILER);
 		else if (unlikely(nh == NH_DUMMY))
 			drop(w, m, LG_DROP_ESP_DUMMY);
-		else if (sa->rp != NULL &&
-			 unlikely(!lg_replay_commit(sa->rp, lg_mbuf_meta(m)->seq)))
-			drop(w, m, LG_DROP_ESP_REPLAY);
 		else
 			mb[k++] = m;
 	}
@@ -669,7 +735,7 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 	n = latch_stage(w, mb, sas, kp, is6, n, 1);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	for (i = 0; i < n; i++)
-		forward(w, rt, mb[i]);
+		forward_in(w, rt, mb[i], false);
 }
 
 static void
@@ -726,28 +792,6 @@ esp_check(const struct lg_sa *sa, const struct rte_mbuf *m)
 
 enum rx_kind { RX_PLAIN, RX_ESP, RX_DROP };
 
-static inline bool
-to_us(const struct lg_dp *dp, struct rte_mbuf *m)
-{
-	uint32_t i;
-
-	if (lg_pkt_is6(m)) {
-		const uint8_t *d = ((const struct rte_ipv6_hdr *)lg_pkt_l3(m))->dst_addr;
-
-		for (i = 0; i < dp->nlocal6; i++) {
-			if (memcmp(d, dp->local6[i], 16) == 0)
-				return true;
-		}
-		return false;
-	}
-	rte_be32_t d = ((const struct rte_ipv4_hdr *)lg_pkt_l3(m))->dst_addr;
-
-	for (i = 0; i < dp->nlocal4; i++) {
-		if (d == dp->local4[i])
-			return true;
-	}
-	return false;
-}
 
 /*
  * Sort one parsed inbound frame: ESP (IP protocol 50, or UDP to port 4500
@@ -769,8 +813,12 @@ rx_sort(struct lg_worker *w, struct rte_mbuf *m, uint8_t proto)
 		const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(m, const void *, off);
 		uint32_t ulen = len - off - (uint32_t)sizeof(*u);
 
-		if (u->dst_port != RTE_BE16(NATT_PORT) || (m->packet_type & RTE_PTYPE_L4_FRAG))
+		if (u->dst_port != RTE_BE16(NATT_PORT))
 			return RX_PLAIN;
+		if (m->packet_type & RTE_PTYPE_L4_FRAG) {
+			drop(w, m, LG_DROP_ESP_FRAGMENT);   /* RFC 4303 §3.4.1 */
+			return RX_DROP;
+		}
 		p = (const uint8_t *)(u + 1);
 		if (ulen == 1 && p[0] == 0xff)
 			why = LG_DROP_NATT_KEEPALIVE;
@@ -830,7 +878,7 @@ plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const union lg_key *kp[],
 	/* A BYPASS packet of a latched flow breaks it, never leaves (item 17). */
 	k = latch_stage(w, mb, sas, kp, is6, k, 1);
 	for (i = 0; i < k; i++)
-		forward(w, rt, mb[i]);
+		forward_in(w, rt, mb[i], true);
 }
 
 /* SAD lookup, per-SA length checks and the replay pre-check (RFC 4303
@@ -847,7 +895,8 @@ sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32
 	enum lg_drop why;
 
 	for (i = 0; i < ne; i++) {
-		struct lg_sa *sa = (hit >> i) & 1 ? sat[slot[i]] : NULL;
+		struct lg_sa *sa = (hit >> i) & 1 ?
+				   __atomic_load_n(&sat[slot[i]], __ATOMIC_ACQUIRE) : NULL;
 		struct rte_mbuf *m = esp[i];
 
 		if (unlikely(sa == NULL || sa->dir != LG_SA_IN)) {
@@ -1015,12 +1064,14 @@ lg_worker_main(void *arg)
 	uint32_t work;
 	uint8_t pi;
 
-	/* Quiescent once per loop: no worker holds a latch, SA or table
-	 * pointer across iterations. */
+	/* Quiescent once per loop with nothing in the crypto queue: only then
+	 * does this worker hold no latch, SA or table pointer (queued ops
+	 * carry SA sessions across iterations). */
 	rte_rcu_qsbr_thread_register(dp->qs, w->lcore);
 	rte_rcu_qsbr_thread_online(dp->qs, w->lcore);
 	while (!__atomic_load_n(&dp->stop, __ATOMIC_RELAXED)) {
-		rte_rcu_qsbr_quiescent(dp->qs, w->lcore);
+		if (w->inflight == 0)
+			rte_rcu_qsbr_quiescent(dp->qs, w->lcore);
 		t0 = rte_rdtsc();
 		work = 0;
 		for (pi = 0; pi < dp->nports; pi++)

@@ -65,6 +65,12 @@ rc=${PIPESTATUS[0]}
 printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
 add latch "$rc" "$out"
 
+echo "test: review regressions"
+out=$(/usr/bin/python3 test/interop/test_review.py 2>&1 | grep -v -i 'warning')
+rc=${PIPESTATUS[0]}
+printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+add review "$rc" "$out"
+
 echo "test: process and control socket"
 out=$(/usr/bin/python3 test/interop/test_control.py 2>&1 | grep -v -i 'warning')
 rc=${PIPESTATUS[0]}

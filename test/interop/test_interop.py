@@ -494,7 +494,9 @@ def build_bypass_in(case):
         w(PEER_IP, "spd_no_match", "udp 499", sport=500, dport=499),
         w(PEER_IP, "spd_no_match", "tcp 500", proto="tcp", sport=500, dport=500),
         w(PEER_IP, "spd_no_match", "udp sport 500 dport 1234", sport=500, dport=1234),
-        w(PEER_IP, "spd_no_match", "udp non-initial fragment, 'dport 500' in its payload",
+        # OPAQUE ports: the port-specific BYPASS's DISCARD twin takes it
+        # (RFC 4301 §4.4.1.1, §7: never let it fall through)
+        w(PEER_IP, "spd_discard", "udp non-initial fragment, 'dport 500' in its payload",
           sport=500, dport=500, frag=64),
         w("192.168.2.7", "spd_protect_clear", "udp 501 inside the protect selectors",
           sport=500, dport=501),
@@ -993,7 +995,8 @@ ALL_DROPS = ("malformed", "not_ip", "l2_not_for_us", "bad_ip_checksum", "martian
              "esp_fragment", "esp_replay", "esp_auth_failed", "esp_bad_trailer",
              "esp_selector_mismatch", "esp_dummy", "natt_keepalive", "ecn_ce_not_ect",
              "esp_seq_overflow", "esp_encap_failed", "crypto_queue_full", "crypto_failed",
-             "no_route", "tx_full")
+             "no_route", "tx_full", "latch_table_full", "latch_broken", "latch_id_mismatch",
+             "latch_closing", "latch_got_clear", "in_to_unprotected", "to_us")
 
 CONFIG_SPECS = """\
 # written by test/interop/test_interop.py, case {case}
@@ -1672,8 +1675,10 @@ def build_natt(case):
         lambda: pl.wan(udp(PEER_IP, WAN_GW_IP, b"\xff"), "natt_keepalive", "keepalive"),
         lambda: pl.wan(udp(PEER_IP, WAN_GW_IP, b"\xff", sport=61044), "natt_keepalive",
                        "keepalive from a NAT-mapped port"),
-        lambda: pl.wan(udp(PEER_IP, WAN_GW_IP, b"\0\0\0\0" + IKE_INIT), "lan-clear",
-                       "IKE behind the non-ESP marker, ike-natt bypass"),
+        # addressed to the gateway itself: bypassed by SPD-in, then not
+        # forwarded (no local stack in the dataplane; it would bounce)
+        lambda: pl.wan(udp(PEER_IP, WAN_GW_IP, b"\0\0\0\0" + IKE_INIT), "to_us",
+                       "IKE behind the non-ESP marker, ike-natt bypass, to the gateway"),
         lambda: pl.wan(udp(OUT_HOST, WAN_GW_IP, b"\0\0\0\0" + IKE_INIT), "spd_no_match",
                        "IKE behind the non-ESP marker from elsewhere: no policy"),
         lambda: pl.esp_in(good[0], bare_b, "esp_encap_mismatch", seq=5000,
@@ -2027,10 +2032,12 @@ def build_regress(case):
     for h, r, sa in ((h4, r4, out4), (h6, r6, out6)):
         f = frags(pk(h, r, next(idx), size=300, dport=5001), 128)
         pl.out(on_lan(f[0]), sa, "first fragment, dport 5001")
-        pl.out(on_lan(f[1]), sa, "non-initial fragment, dport 5001 (opaque)")
+        # OPAQUE ports: the higher-ranked udp 0-1023 BYPASS might be its
+        # entry, so its DISCARD twin drops it (RFC 4301 §4.4.1.1, §7)
+        pl.lan_drop(on_lan(f[1]), "spd_discard", "non-initial fragment, dport 5001 (opaque)")
         f = frags(pk(h, r, next(idx), size=300, dport=53), 128)
         pl.out_clear(on_lan(f[0]), BYPASS_MAC, "first fragment, dport 53: dns-ntp bypass")
-        pl.out(on_lan(f[1]), sa, "non-initial fragment of dport 53 (opaque): protect")
+        pl.lan_drop(on_lan(f[1]), "spd_discard", "non-initial fragment of dport 53 (opaque)")
         pl.out_clear(on_lan(pk(h, r, next(idx), dport=123)), BYPASS_MAC, "udp 123 whole")
         pl.out(on_lan(pk(h, r, next(idx), proto="tcp", dport=53)), sa, "tcp 53")
     # (2) checksums
