@@ -14,6 +14,7 @@
 #include <rte_eal.h>
 #include <rte_random.h>
 
+#include "harness.h"
 #include "replay.h"
 #include "route.h"
 #include "spd.h"
@@ -481,7 +482,7 @@ test_replay_esn_infers_high_bits(void)
 int
 main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct lg_test tests[] = {
 		{ "spd: first match wins and swapping order swaps outcome",
 		  test_first_match_wins_and_swapping_order_swaps_outcome },
 		{ "spd: ports, protocol and no match", test_ports_proto_and_no_match },
@@ -498,32 +499,7 @@ main(int argc, char **argv)
 		  test_replay_rejects_duplicates_in_upper_bucket_half },
 		{ "replay: ESN infers the high-order bits", test_replay_esn_infers_high_bits },
 	};
-	char prefix[64];
-	char *eal[] = { argv[0], "--no-huge", "-m", "256", "--file-prefix", prefix, "--no-pci",
-			"-l", "0", "--log-level", "*:error", NULL };
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i;
 
 	(void)argc;
-	/* Runs may overlap (meson, CI): each gets its own runtime directory. */
-	snprintf(prefix, sizeof(prefix), "lgtest-dp-%d", (int)getpid());
-	if (rte_eal_init((int)ARRAY_SIZE(eal) - 1, eal) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		return 2;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("dataplane", NULL, NULL);
-	for (i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			suite = NULL;
-	if (suite == NULL)
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	rte_eal_cleanup();
-	return failures ? 1 : 0;
+	return lg_test_main(argv[0], "dataplane", "0", NULL, NULL, tests, ARRAY_SIZE(tests));
 }

@@ -21,6 +21,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_spinlock.h>
 
+#include "harness.h"
 #include "latch.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -313,10 +314,19 @@ test_concurrent_create_lookup_break(void)
 	free(mdl);
 }
 
+static int
+make_qsbr(void)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+
+	qs = rte_zmalloc("t_qs", sz, RTE_CACHE_LINE_SIZE);
+	return qs == NULL || rte_rcu_qsbr_init(qs, RTE_MAX_LCORE) != 0 ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct lg_test tests[] = {
 		{ "latch: both directions give one key (item 3)", test_both_directions_give_one_key },
 		{ "latch: ICMP echo pairs by identifier", test_icmp_echo_pairs_by_identifier },
 		{ "latch: first writer wins (item 4)", test_first_writer_wins },
@@ -325,34 +335,9 @@ main(int argc, char **argv)
 		{ "latch: concurrent create, lookup, break against a locked map (items 4, 22)",
 		  test_concurrent_create_lookup_break },
 	};
-	char prefix[64];
-	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--file-prefix", prefix, "--no-pci",
-			"--lcores", "0@0,1@1,2@0,3@1", "--log-level", "*:error", NULL };
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i, sz;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "lgtest-latch-%d", (int)getpid());
-	if (rte_eal_init((int)ARRAY_SIZE(eal) - 1, eal) < 0)
-		return 2;
-	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-	qs = rte_zmalloc("t_qs", sz, RTE_CACHE_LINE_SIZE);
-	if (qs == NULL || rte_rcu_qsbr_init(qs, RTE_MAX_LCORE) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("latch", NULL, NULL);
-	for (i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			suite = NULL;
-	if (suite == NULL)
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	rte_free(qs);
-	rte_eal_cleanup();
-	return failures ? 1 : 0;
+	/* 4 lcores on the 2 CPUs: 3 workers race. */
+	return lg_test_main(argv[0], "latch", "0@0,1@1,2@0,3@1", NULL, make_qsbr, tests,
+			    ARRAY_SIZE(tests));
 }

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "crypto.h"
+#include "harness.h"
 #include "sa.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -166,49 +167,32 @@ test_null_null_is_refused(void)
 	CU_ASSERT_EQUAL(rte_errno, ENOTSUP);
 }
 
+static int
+setup_crypto(void)
+{
+	int id = lg_crypto_dev_open("crypto_aesni_gcm_t0");
+
+	mp = rte_pktmbuf_pool_create("t_mbuf", 1023, 0, LG_MBUF_PRIV_SIZE,
+				     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (id < 0 || mp == NULL)
+		return -1;
+	dev = (uint8_t)id;
+	sess_mp = lg_crypto_sess_pool_create(&dev, 1, 64, SOCKET_ID_ANY);
+	return sess_mp == NULL || lg_crypto_dev_start(dev, 1, 128, sess_mp, SOCKET_ID_ANY) != 0 ?
+	       -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct lg_test tests[] = {
 		{ "sa: first sequence number is 1", test_first_sequence_number_is_1 },
 		{ "sa: sequence number never cycles", test_sequence_number_never_cycles },
 		{ "sa: ESN carries past 2^32", test_esn_carries_past_2_pow_32 },
 		{ "sa: NULL encryption with NULL integrity is refused", test_null_null_is_refused },
 	};
-	char prefix[64];
-	char *eal[] = { argv[0], "--no-huge", "-m", "512", "--file-prefix", prefix, "--no-pci",
-			"-l", "0", "--log-level", "*:error", "--vdev", "crypto_aesni_gcm_t0", NULL };
-	CU_pSuite suite;
-	unsigned int failures;
-	int id;
-	size_t i;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "lgtest-sa-%d", (int)getpid());
-	if (rte_eal_init((int)ARRAY_SIZE(eal) - 1, eal) < 0)
-		return 2;
-	id = lg_crypto_dev_open("crypto_aesni_gcm_t0");
-	mp = rte_pktmbuf_pool_create("t_mbuf", 1023, 0, LG_MBUF_PRIV_SIZE,
-				     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	if (id < 0 || mp == NULL)
-		return 2;
-	dev = (uint8_t)id;
-	sess_mp = lg_crypto_sess_pool_create(&dev, 1, 64, SOCKET_ID_ANY);
-	if (sess_mp == NULL || lg_crypto_dev_start(dev, 1, 128, sess_mp, SOCKET_ID_ANY) != 0)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("sa", NULL, NULL);
-	for (i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			suite = NULL;
-	if (suite == NULL)
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	lg_crypto_dev_stop(dev);
-	rte_eal_cleanup();
-	return failures ? 1 : 0;
+	return lg_test_main(argv[0], "sa", "0", "crypto_aesni_gcm_t0", setup_crypto, tests,
+			    ARRAY_SIZE(tests));
 }
