@@ -76,6 +76,8 @@ drop_client(struct lg_ctl_client *c)
 	c->fd = -1;
 	c->buf = NULL;
 	c->len = 0;
+	c->monitor = false;
+	c->lost = 0;
 }
 
 static void
@@ -239,19 +241,21 @@ op_latch_close(int fd, struct lg_gw *gw, const char *line)
 	}
 	st = __atomic_load_n(&t->e[id].state, __ATOMIC_ACQUIRE);
 	if ((st != LG_LATCH_ESTABLISHED && st != LG_LATCH_BROKEN && st != LG_LATCH_LARVAL) ||
-	    !lg_latch_transition(&t->e[id], st, LG_LATCH_CLOSED) || lg_latch_delete(t, &k) != 0) {
+	    lg_latch_remove(t, &k, st) != 0) {
 		reply_error(fd, "latch-close: the latch is not open");
 		return;
 	}
 	gw->latch_admin_closed++;
+	lg_gw_event(gw, &t->e[id], &k, (uint32_t)id, (uint8_t)st, LG_LATCH_CLOSED, LG_REASON_ADMIN);
 	n = snprintf(r, sizeof(r), "{\"ok\":true,\"op\":\"latch-close\",\"id\":%" PRIu64
 		     ",\"old_state\":\"%s\",\"reason\":\"ADMIN\"}\n", id, state_names[st]);
 	send_all(fd, r, (size_t)n);
 }
 
 static void
-handle_line(int fd, struct lg_gw *gw, const char *line)
+handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 {
+	int fd = c->fd;
 	static struct lg_totals t;
 	char op[32];
 	char *out = NULL;
@@ -274,8 +278,15 @@ handle_line(int fd, struct lg_gw *gw, const char *line)
 		op_latch_close(fd, gw, line);
 		return;
 	}
+	if (strcmp(op, "monitor") == 0) {
+		static const char ok[] = "{\"ok\":true,\"op\":\"monitor\"}\n";
+
+		c->monitor = true;
+		send_all(fd, ok, sizeof(ok) - 1);
+		return;
+	}
 	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0) {
-		reply_error(fd, "unknown op: expected stats, latches, latch-close or version");
+		reply_error(fd, "unknown op: expected stats, latches, latch-close, monitor or version");
 		return;
 	}
 	f = open_memstream(&out, &len);
@@ -356,7 +367,7 @@ read_client(struct lg_ctl_client *c, struct lg_gw *gw)
 
 		*nl = '\0';
 		if (nl > c->buf)
-			handle_line(c->fd, gw, c->buf);
+			handle_line(c, gw, c->buf);
 		memmove(c->buf, nl + 1, c->len - used);
 		c->len -= used;
 		c->buf[c->len] = '\0';
@@ -411,4 +422,25 @@ lg_ctl_close(struct lg_ctl *ctl)
 		unlink(ctl->path);
 	}
 	ctl->lfd = -1;
+}
+
+void
+lg_ctl_broadcast(struct lg_ctl *ctl, const char *line, size_t len)
+{
+	int i;
+
+	for (i = 0; i < LG_CTL_CLIENTS; i++) {
+		struct lg_ctl_client *c = &ctl->c[i];
+		ssize_t w;
+
+		if (c->fd < 0 || !c->monitor)
+			continue;
+		w = send(c->fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == (ssize_t)len)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			c->lost++;
+		else
+			drop_client(c);   /* gone, or a torn line: the stream is over */
+	}
 }

@@ -10,11 +10,15 @@
  *   -> {"op":"version"}          <- {"ok":true,"op":"version","version":"0.1.0"}
  *   -> {"op":"latches","limit":N} <- {"ok":true,"op":"latches","latches":[...],"count":n}
  *   -> {"op":"latch-close","id":N} <- {"ok":true,...,"reason":"ADMIN"}
+ *   -> {"op":"monitor"}          <- {"ok":true,"op":"monitor"}, then one JSON
+ *                                   line per latch event until it hangs up
  *   anything else                <- {"ok":false,"error":"..."}
  * A client whose uid is neither root nor ours is refused.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gw.h"
 
@@ -25,6 +29,8 @@ struct lg_ctl_client {
 	int fd;
 	size_t len;
 	char *buf;                   /* [LG_CTL_LINE_MAX] */
+	bool monitor;                /* subscribed to latch events */
+	uint64_t lost;               /* events it was too slow to take */
 };
 
 struct lg_ctl {
@@ -38,5 +44,8 @@ int lg_ctl_open(struct lg_ctl *ctl, const char *path, char *err, size_t errlen);
 /* Serve what is ready, waiting at most timeout_ms. */
 void lg_ctl_poll(struct lg_ctl *ctl, struct lg_gw *gw, int timeout_ms);
 void lg_ctl_close(struct lg_ctl *ctl);
+/* Send one event line to every monitor subscriber, never blocking: a
+ * subscriber whose socket is full loses the line (counted). */
+void lg_ctl_broadcast(struct lg_ctl *ctl, const char *line, size_t len);
 
 #endif /* LG_CTL_H */

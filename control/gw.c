@@ -382,6 +382,9 @@ setup_latch(struct lg_gw *gw, char *err, size_t errlen)
 	gw->dp->qs = rte_zmalloc("lg_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	if (gw->dp->qs == NULL || rte_rcu_qsbr_init(gw->dp->qs, RTE_MAX_LCORE) != 0)
 		return ERR("out of memory for the QSBR variable");
+	gw->dp->events = lg_event_ring_create("lg_events", 16384, (int)rte_socket_id());
+	if (gw->dp->events == NULL)
+		return ERR("latch event ring: %s", rte_strerror(rte_errno));
 	if (!gw->conf->latch.enabled)
 		return 0;
 	gw->dp->latch = lg_latch_table_create("lg_latch", gw->conf->latch.capacity,
@@ -456,6 +459,20 @@ lg_gw_stop(struct lg_gw *gw)
  * gateway only needs to outlast the last ACK and retransmitted FINs). */
 #define TCP_FIN_LINGER_S 4
 
+void
+lg_gw_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key *k,
+	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason)
+{
+	struct lg_event ev = {
+		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
+		.new_state = to, .reason = reason, .ident = l->ident, .pset = l->pset[0],
+		.sa_slot = l->sa_slot, .new_sa_slot = UINT32_MAX,
+	};
+
+	if (!lg_event_put(gw->dp->events, &ev))
+		gw->event_overflow++;
+}
+
 static uint64_t
 idle_limit(const struct lg_gw *gw, uint8_t proto, const struct lg_latch *l)
 {
@@ -496,10 +513,11 @@ lg_gw_expire(struct lg_gw *gw, uint32_t budget)
 		}
 		if (now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto, l))
 			continue;
-		/* A packet may race us: the CAS decides, and a latch it revived
-		 * after CLOSED is not deleted (lg_latch_delete wants CLOSED). */
-		if (lg_latch_transition(l, s, LG_LATCH_CLOSED) && lg_latch_delete(t, &k) == 0)
-			n++;
+		/* A packet may race us: the one CAS in lg_latch_remove decides. */
+		if (lg_latch_remove(t, &k, s) != 0)
+			continue;
+		lg_gw_event(gw, l, &k, pos, (uint8_t)s, LG_LATCH_CLOSED, LG_REASON_IDLE);
+		n++;
 	}
 	lg_latch_reclaim(t);
 	gw->latch_expired += n;
@@ -566,6 +584,7 @@ lg_gw_teardown(struct lg_gw *gw)
 		lg_sad_free(dp->sad);
 		lg_routes_free(dp->routes);
 		lg_latch_table_free(dp->latch);
+		rte_ring_free(dp->events);
 		rte_free(dp->qs);
 		rte_free(dp->sa);
 		rte_free(dp);

@@ -36,6 +36,8 @@ struct lg_gw {
 	uint32_t expire_cursor;
 	uint64_t latch_expired;
 	uint64_t latch_admin_closed;
+	uint64_t event_overflow;           /* control-raised events lost */
+	uint64_t events;                   /* events delivered */
 };
 
 /* control */
@@ -53,6 +55,9 @@ void lg_gw_teardown(struct lg_gw *gw);
  * budget entries from where the last call stopped; then free the slots
  * whose grace period ended. Returns the number closed. */
 uint32_t lg_gw_expire(struct lg_gw *gw, uint32_t budget);
+/* Raise a latch event from the control thread (idle, admin). */
+void lg_gw_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key *k,
+		 uint32_t pos, uint8_t from, uint8_t to, uint8_t reason);
 /* Idle: no worker received for idle_ms and none has crypto in flight. */
 int lg_gw_idle(const struct lg_gw *gw, uint64_t idle_ms);
 

@@ -26,6 +26,7 @@ usage(FILE *f)
 		"  stats             port, SA, drop, latch and lcore counters of the running gateway\n"
 		"  latches [LIMIT]   the live latches (default the first 1000): flow, state, SA, peer\n"
 		"  latch-close ID    close a latch by its id (administrative close, RFC 5660 §2.2)\n"
+		"  monitor [COUNT]   stream latch events (broken, closed, ...); stop after COUNT\n"
 		"  version           the gateway's version\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
@@ -170,9 +171,47 @@ build_request(char *req, size_t len, const char *cmd, const char *arg)
 	if (strcmp(cmd, "latches") == 0)
 		return arg ? snprintf(req, len, "{\"op\":\"latches\",\"limit\":%llu}\n", v)
 			   : snprintf(req, len, "{\"op\":\"latches\"}\n");
+	if (strcmp(cmd, "monitor") == 0)
+		return snprintf(req, len, "{\"op\":\"monitor\"}\n");
 	if (strcmp(cmd, "latch-close") == 0 && arg != NULL)
 		return snprintf(req, len, "{\"op\":\"latch-close\",\"id\":%llu}\n", v);
 	return -1;
+}
+
+/* Stream events until COUNT of them (0 = until the gateway goes away). */
+static int
+monitor(int fd, unsigned long long count, int json)
+{
+	FILE *in = fdopen(fd, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long long seen = 0;
+	int first = 1;
+
+	if (in == NULL)
+		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (getline(&line, &cap, in) > 0) {
+		if (first) {
+			first = 0;
+			if (strncmp(line, "{\"ok\":true", 10) != 0) {
+				fputs(line, stderr);
+				break;
+			}
+			continue;
+		}
+		if (json)
+			fputs(line, stdout);
+		else {
+			render(line);
+			putchar('\n');
+		}
+		if (count && ++seen == count)
+			break;
+	}
+	free(line);
+	fclose(in);
+	return first || (count && seen < count) ? 1 : 0;
 }
 
 int
@@ -217,6 +256,8 @@ main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	if (strcmp(argv[optind], "monitor") == 0)
+		return monitor(fd, optind + 1 < argc ? strtoull(argv[optind + 1], NULL, 10) : 0, json);
 	reply = read_line(fd);
 	close(fd);
 	if (reply == NULL) {

@@ -16,6 +16,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ring_elem.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -174,6 +175,34 @@ write_json(const struct lg_gw *gw, const char *path, const struct lg_totals *t)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Fan the latch events out: the log (stdout) and monitor subscribers. */
+static void
+drain_events(struct lg_gw *gw, struct lg_ctl *ctl)
+{
+	struct lg_event ev[32];
+	unsigned int n, i;
+	char *line = NULL;
+	size_t len = 0;
+
+	while ((n = rte_ring_sc_dequeue_burst_elem(gw->dp->events, ev, sizeof(ev[0]),
+						    RTE_DIM(ev), NULL)) != 0) {
+		for (i = 0; i < n; i++) {
+			FILE *f = open_memstream(&line, &len);
+
+			if (f == NULL)
+				return;
+			lg_event_json(gw, &ev[i], f);
+			fclose(f);
+			printf("latchgate: event %s", line);
+			lg_ctl_broadcast(ctl, line, len);
+			free(line);
+			line = NULL;
+			gw->events++;
+		}
+		fflush(stdout);
+	}
+}
+
 static void
 control_loop(struct lg_gw *gw, struct lg_ctl *ctl, const struct opts *o)
 {
@@ -188,6 +217,7 @@ control_loop(struct lg_gw *gw, struct lg_ctl *ctl, const struct opts *o)
 		lg_ctl_poll(ctl, gw, 10);
 		/* ~400 k entries a second: a million-flow table in under 3 s. */
 		lg_gw_expire(gw, 4096);
+		drain_events(gw, ctl);
 		if (o->stats_period > 0 && t >= next_stats) {
 			lg_stats_collect(gw, &now);
 			lg_stats_print(gw, stdout, &now, &prev);
@@ -251,6 +281,7 @@ main(int argc, char **argv)
 	lg_gw_launch(&gw);
 	control_loop(&gw, &ctl, &o);
 	lg_gw_stop(&gw);
+	drain_events(&gw, &ctl);
 	lg_gw_quiesce(&gw);
 	lg_stats_collect(&gw, &fin);
 	printf("latchgate: final counters\n");

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <time.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -177,4 +179,69 @@ unsigned int
 lg_stats_mbufs_in_use(const struct lg_gw *gw)
 {
 	return gw->mbuf_pool ? rte_mempool_in_use_count(gw->mbuf_pool) : 0;
+}
+
+static const char *const ev_state[] = {
+	[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
+	[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
+	[LG_LATCH_CLOSED] = "CLOSED", [LG_LATCH_DELETING] = "DELETING",
+};
+
+static const char *const ev_reason[] = {
+	[LG_REASON_SA_CONFLICT] = "SA_CONFLICT", [LG_REASON_INBOUND_MISMATCH] = "INBOUND_MISMATCH",
+	[LG_REASON_SPD_CHANGE] = "SPD_CHANGE", [LG_REASON_ADMIN] = "ADMIN",
+	[LG_REASON_IDLE] = "IDLE", [LG_REASON_TCP_CLOSE] = "TCP_CLOSE",
+};
+
+/* What a side of the event refers to: identity id -> peer, slot -> SA. */
+static void
+ev_side(FILE *f, const struct lg_conf *c, uint32_t ident, uint32_t pset, uint32_t slot)
+{
+	fprintf(f, "{\"peer_id\":\"%s\",\"pset\":%u", ident >= 1 && ident <= c->npeers ?
+		c->peers[ident - 1].id : "", pset);
+	if (slot < c->nsas) {
+		char suite[48];
+
+		fprintf(f, ",\"sa\":\"%s\",\"spi\":%u,\"suite\":\"%s\",\"mode\":\"%s\"",
+			c->sas[slot].name, c->sas[slot].spi,
+			lg_suite_format(&c->sas[slot], suite, sizeof(suite)),
+			c->sas[slot].mode == LG_SA_TRANSPORT ? "transport" : "tunnel");
+	}
+	fputc('}', f);
+}
+
+void
+lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f)
+{
+	const struct lg_conf *c = gw->conf;
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], when[40];
+	int af = ev->key.af == 6 ? AF_INET6 : AF_INET;
+	uint64_t ago = (rte_rdtsc() - ev->tsc) * 1000000ull / rte_get_tsc_hz();
+	struct timespec ts;
+	struct tm tm;
+	time_t sec;
+	long us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = ts.tv_nsec / 1000 - (long)(ago % 1000000);
+	sec = ts.tv_sec - (time_t)(ago / 1000000) - (us < 0);
+	us = us < 0 ? us + 1000000 : us;
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	inet_ntop(af, ev->key.lo, a, sizeof(a));
+	inet_ntop(af, ev->key.hi, b, sizeof(b));
+	fprintf(f, "{\"event\":\"latch\",\"time\":\"%s.%06ldZ\",\"latch_id\":%u,"
+		"\"old_state\":\"%s\",\"new_state\":\"%s\",\"reason\":\"%s\","
+		"\"direction\":\"%s\",\"flow\":{\"proto\":%u,\"a\":\"%s\",\"a_port\":%u,"
+		"\"b\":\"%s\",\"b_port\":%u},\"latched\":", when, us, ev->latch_id,
+		ev_state[ev->old_state % RTE_DIM(ev_state)], ev_state[ev->new_state % RTE_DIM(ev_state)],
+		ev->reason < RTE_DIM(ev_reason) && ev_reason[ev->reason] ? ev_reason[ev->reason] : "?",
+		ev->dir ? "inbound" : "outbound", ev->key.proto, a, ntohs(ev->key.port_lo), b,
+		ntohs(ev->key.port_hi));
+	ev_side(f, c, ev->ident, ev->pset, ev->sa_slot);
+	if (ev->new_sa_slot != UINT32_MAX) {
+		fprintf(f, ",\"conflicting\":");
+		ev_side(f, c, ev->new_ident, ev->new_pset, ev->new_sa_slot);
+	}
+	fprintf(f, "}\n");
 }

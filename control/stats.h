@@ -29,6 +29,8 @@ void lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		    const struct lg_totals *prev);
 void lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		   int with_mempools);
+/* One latch event as a JSON line (README "Latch events"); never secrets. */
+void lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f);
 /* Mbufs not back in their pool; 0 when nothing leaked. */
 unsigned int lg_stats_mbufs_in_use(const struct lg_gw *gw);
 

@@ -83,6 +83,7 @@ struct lg_lcore_stats {
 	uint64_t latch_created;         /* latches this lcore created */
 	uint64_t latch_breaks;          /* ESTABLISHED -> BROKEN transitions it won */
 	uint64_t latch_closed;          /* ESTABLISHED -> CLOSED by TCP RST */
+	uint64_t event_overflow;        /* events lost to a full ring */
 	struct lg_sa_ctr *sa;           /* [lg_sa_slots] */
 } __rte_cache_aligned;
 

@@ -22,6 +22,7 @@
 #include <rte_ethdev.h>
 
 #include "counters.h"
+#include "event.h"
 #include "latch.h"
 #include "route.h"
 #include "sa.h"
@@ -54,6 +55,7 @@ struct lg_dp {
 	uint8_t local6[LG_LOCAL_MAX][16];
 	struct lg_latch_table *latch;         /* NULL: latching off (overhead runs) */
 	struct rte_rcu_qsbr *qs;              /* workers report quiescent states */
+	struct rte_ring *events;              /* latch events, MP/SC */
 	/* [A] */
 	struct lg_spd *spd_out;
 	struct lg_spd *spd_in;

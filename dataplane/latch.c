@@ -176,12 +176,19 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 int
 lg_latch_delete(struct lg_latch_table *t, const struct lg_flow_key *k)
 {
+	return lg_latch_remove(t, k, LG_LATCH_CLOSED);
+}
+
+int
+lg_latch_remove(struct lg_latch_table *t, const struct lg_flow_key *k, uint32_t from)
+{
 	int32_t pos = rte_hash_lookup(t->h, k);
 
 	if (pos < 0)
 		return -ENOENT;
-	/* Only a CLOSED latch is removed; a packet may have just revived it. */
-	if (!lg_latch_transition(&t->e[pos], LG_LATCH_CLOSED, LG_LATCH_DELETING))
+	/* From the state the caller saw, straight to DELETING: a packet that
+	 * would revive a CLOSED latch meanwhile loses this CAS or the next. */
+	if (!lg_latch_transition(&t->e[pos], from, LG_LATCH_DELETING))
 		return -EBUSY;
 	if (rte_hash_del_key(t->h, k) < 0)
 		return -ENOENT;

@@ -115,6 +115,9 @@ void lg_latch_table_free(struct lg_latch_table *t);
 /* Delete a latch (CLOSED, by expiry or admin). Its slot is reused only
  * after a grace period. Returns 0, -ENOENT, or -EBUSY when not CLOSED. */
 int lg_latch_delete(struct lg_latch_table *t, const struct lg_flow_key *k);
+/* The same from state `from` (ESTABLISHED, BROKEN or CLOSED): the one CAS
+ * that ends the latch. Returns 0, -ENOENT, or -EBUSY if it was not `from`. */
+int lg_latch_remove(struct lg_latch_table *t, const struct lg_flow_key *k, uint32_t from);
 /* Free the slots whose grace period has ended; returns how many. */
 uint32_t lg_latch_reclaim(struct lg_latch_table *t);
 /* Key of a latch, for listing; 0 or -ENOENT. */

@@ -212,11 +212,30 @@ parse_burst(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n,
  * conflict is dropped like every later one: never sent under the other
  * parameters, never sent in the clear (LATCHING.md §1.5).
  */
+/* The one event of a transition this worker won (LATCHING.md §1.7). */
+static void
+raise_event(struct lg_worker *w, const struct lg_latch *l, const struct lg_flow_key *k,
+	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
+	    const struct lg_sa *now_sa)
+{
+	struct lg_event ev = {
+		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
+		.new_state = to, .reason = reason, .dir = (uint8_t)dir, .ident = l->ident,
+		.pset = l->pset[dir], .sa_slot = l->sa_slot,
+		.new_ident = now_sa ? now_sa->ident : 0, .new_pset = now_sa ? now_sa->pset : 0,
+		.new_sa_slot = now_sa ? now_sa->slot : UINT32_MAX,
+	};
+
+	if (!lg_event_put(w->dp->events, &ev))
+		w->st->event_overflow++;
+}
+
 static enum lg_drop
 latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
-	    const struct lg_sa *sa, int dir)
+	    const struct lg_sa *sa, int dir, const struct lg_flow_key *k, uint32_t pos)
 {
 	enum lg_drop why = LG_DROP_LATCH_BROKEN;
+	uint8_t reason = LG_REASON_SA_CONFLICT;
 	uint32_t p;
 
 	if (state == LG_LATCH_BROKEN)
@@ -230,10 +249,13 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 		__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
 		return LG_DROP_LATCH_GOT_CLEAR;
 	}
-	if (sa == NULL)
+	if (sa == NULL) {
+		reason = LG_REASON_SPD_CHANGE;
 		goto brk;
+	}
 	if (unlikely(l->ident != sa->ident)) {
 		why = LG_DROP_LATCH_ID_MISMATCH;
+		reason = dir ? LG_REASON_INBOUND_MISMATCH : LG_REASON_SA_CONFLICT;
 		goto brk;
 	}
 	p = __atomic_load_n(&l->pset[dir], __ATOMIC_RELAXED);
@@ -246,8 +268,10 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 	if (likely(p == sa->pset))
 		return LG_DROP_MAX;
 brk:
-	if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
+	if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN)) {
 		w->st->latch_breaks++;
+		raise_event(w, l, k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, reason, dir, sa);
+	}
 drop:
 	__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
 	return why;
@@ -259,7 +283,8 @@ drop:
  * ways the control thread closes it after a linger.
  */
 static inline void
-tcp_end(struct lg_worker *w, struct rte_mbuf *m, struct lg_latch *l, int dir)
+tcp_end(struct lg_worker *w, struct rte_mbuf *m, struct lg_latch *l, int dir,
+	const struct lg_flow_key *k, uint32_t pos)
 {
 	const struct rte_tcp_hdr *th;
 
@@ -268,8 +293,11 @@ tcp_end(struct lg_worker *w, struct rte_mbuf *m, struct lg_latch *l, int dir)
 		return;
 	th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
 	if (unlikely(th->tcp_flags & RTE_TCP_RST_FLAG)) {
-		if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED))
+		if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED)) {
 			w->st->latch_closed++;
+			raise_event(w, l, k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED,
+				    LG_REASON_TCP_CLOSE, dir, NULL);
+		}
 	} else if (unlikely(th->tcp_flags & RTE_TCP_FIN_FLAG)) {
 		__atomic_fetch_or(&l->flags, dir ? LG_LATCH_FIN_IN : LG_LATCH_FIN_OUT,
 				  __ATOMIC_RELAXED);
@@ -328,7 +356,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			state = lg_latch_state(t, (uint32_t)pos[i]);
 		}
 		if (pos[i] >= 0)
-			why = latch_check(w, &t->e[pos[i]], state, sa, dir);
+			why = latch_check(w, &t->e[pos[i]], state, sa, dir, &fk[i], (uint32_t)pos[i]);
 		if (why != LG_DROP_MAX) {
 			drop(w, mb[i], why);
 			continue;
@@ -338,7 +366,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 		if (pos[i] >= 0 && now - t->e[pos[i]].last_tsc > (1u << 21))
 			__atomic_store_n(&t->e[pos[i]].last_tsc, now, __ATOMIC_RELAXED);
 		if (pos[i] >= 0 && lg_key_proto(kp[i]) == IPPROTO_TCP)
-			tcp_end(w, mb[i], &t->e[pos[i]], dir);
+			tcp_end(w, mb[i], &t->e[pos[i]], dir, &fk[i], (uint32_t)pos[i]);
 		sas[k] = sas[i];
 		mb[k++] = mb[i];
 	}

@@ -163,11 +163,29 @@ def main():
         check("latchctl latches LIMIT (human)", r.returncode == 0 and r.stdout.count("state:") == 2
               and "count: 2" in r.stdout, r.stdout[:300])
         if ls:
+            mon = subprocess.Popen([CTL, "-s", sock, "--json", "monitor", "1"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)   # subscribed before the close
             r = ctl(sock, "--json", "latch-close", str(ls[0]["id"]))
             outputs.append(r.stdout)
             check("item 27: latch-close closes with reason ADMIN",
                   r.returncode == 0 and '"reason":"ADMIN"' in r.stdout and
                   '"old_state":"ESTABLISHED"' in r.stdout, r.stdout + r.stderr)
+            try:
+                mout, merr = mon.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                mon.kill()
+                mout, merr = mon.communicate()
+            outputs.append(mout)
+            try:
+                ev = json.loads(mout.splitlines()[0])
+            except (ValueError, IndexError):
+                ev = {}
+            check("latchctl monitor receives the close as one event line",
+                  mon.returncode == 0 and ev.get("event") == "latch" and
+                  ev.get("reason") == "ADMIN" and ev.get("new_state") == "CLOSED" and
+                  ev.get("latch_id") == ls[0]["id"] and ev.get("latched", {}).get("sa") == "to-b",
+                  "rc %s: %r %r" % (mon.returncode, mout[:300], merr[:200]))
         r = ctl(sock, "--json", "latch-close", "4000000000")
         check("latch-close of no latch is an error", r.returncode == 1 and '"ok":false' in r.stdout,
               r.stdout + r.stderr)
@@ -209,7 +227,10 @@ def main():
         check("gateway keeps forwarding after bad requests",
               sa2["to-b"]["packets"] > sa["to-b"]["packets"] and
               sa2["from-b"]["packets"] > sa["from-b"]["packets"] and
-              not any(v for v in s2["drops"].values()), str(s2["drops"]))
+              # the admin close above drops the few packets of that flow that
+              # met the latch while it was being removed (latch_closing)
+              not any(v for k, v in s2["drops"].items() if k != "latch_closing"),
+              str({k: v for k, v in s2["drops"].items() if v}))
         outputs.append(json.dumps(s2))
     finally:
         gw.send_signal(signal.SIGTERM)

@@ -26,17 +26,19 @@ ports:
   - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan_in.pcap,tx_pcap={d}/lan_out.pcap", address: 192.168.1.254, mac: "{lm}" }}
   - {{ name: wan, role: unprotected, device: "net_pcap1,rx_pcap={d}/wan_in.pcap,tx_pcap={d}/wan_out.pcap", address: 172.16.1.5, mac: "{wm}" }}
 crypto: {{ devices: [crypto_aesni_gcm0], mode: lookaside }}
-peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}]
+peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}, {{ name: site-c, id: "fqdn:gw-c.example.net" }}]
 sas:
   - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
       aead: {{ algorithm: aes-128-gcm, key: "0x{ko}", salt: "0x{so}" }} }}
   - {{ name: from-b, direction: inbound, spi: 0x2000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
       aead: {{ algorithm: aes-128-gcm, key: "0x{ki}", salt: "0x{si}" }} }}
+  - {{ name: from-c, direction: inbound, spi: 0x3000, peer: site-c, local: 172.16.1.5, remote: 172.16.3.5,
+      aead: {{ algorithm: aes-128-gcm, key: "0x{ki}", salt: "0x{si}" }} }}
 policies:
   - {{ name: web-bypass, direction: outbound, priority: 5, dst: 198.51.100.0/24, action: bypass }}
   - {{ name: drop-host, direction: outbound, priority: 5, dst: 192.168.2.99, action: discard }}
   - {{ name: out, direction: outbound, priority: 10, src: 192.168.1.0/24, dst: 192.168.2.0/24, action: protect, sa: to-b }}
-  - {{ name: in, direction: inbound, priority: 10, src: 192.168.2.0/24, dst: 192.168.1.0/24, action: protect, sa: from-b }}
+  - {{ name: in, direction: inbound, priority: 10, src: 192.168.2.0/24, dst: 192.168.1.0/24, action: protect, sa: {in_sa} }}
 routes:
   - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "{wn}" }}
   - {{ dst: 198.51.100.0/24, port: wan, next_hop_mac: "{wn}" }}
@@ -50,6 +52,7 @@ sa_out = SecurityAssociation(ESP, spi=0x1000, crypt_algo="AES-GCM", crypt_key=K_
 sa_in = SecurityAssociation(ESP, spi=0x2000, crypt_algo="AES-GCM", crypt_key=K_IN + S_IN,
                             tunnel_header=IP(src="172.16.2.5", dst="172.16.1.5"))
 results = []
+last_stdout = ""
 
 
 def check(name, ok, why=""):
@@ -71,18 +74,21 @@ def reply(i, seq):
     return Ether(src=WAN_NH, dst=WAN_MAC) / sa_in.encrypt(inner, seq_num=seq)
 
 
-def run(lan, wan, enabled="true", cap=4096, idle="", stop=("--exit-on-idle", "300")):
+def run(lan, wan, enabled="true", cap=4096, idle="", stop=("--exit-on-idle", "300"),
+        in_sa="from-b"):
     d = tempfile.mkdtemp(prefix="lglatch-")
     wrpcap(os.path.join(d, "lan_in.pcap"), lan)
     wrpcap(os.path.join(d, "wan_in.pcap"), wan)
     with open(os.path.join(d, "gw.yaml"), "w") as f:
         f.write(CONF.format(d=d, lm=LAN_MAC, ln=LAN_NH, wm=WAN_MAC, wn=WAN_NH, ko=K_OUT.hex(),
                             so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en=enabled, cap=cap,
-                            idle=idle))
+                            idle=idle, in_sa=in_sa))
     cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
            "lglatch-%d" % os.getpid(), "--log-level", "*:error", "--", "--config",
            os.path.join(d, "gw.yaml"), "--stats-json", os.path.join(d, "s.json")] + list(stop)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    global last_stdout
+    last_stdout = r.stdout
     if r.returncode != 0:
         raise RuntimeError("latchgate exit %d: %s" % (r.returncode, r.stderr[-500:]))
     s = json.load(open(os.path.join(d, "s.json")))
@@ -160,6 +166,39 @@ def main():
           # flows are removed, after the 4 s linger
           s["latch"]["expired"] == 4 and len(wo) == 20 and len(lo) == 4 and not drops(s),
           "%s, out %d, in %d, drops %s" % (s["latch"], len(wo), len(lo), drops(s)))
+
+    # Items 19, 21, 22: the inbound policy for the LAN's flows names site-c's
+    # SA (a misconfiguration, or a BTNS peer that took the address): the
+    # flow latched to site-b by its first packet, a reply from site-c breaks
+    # it, with exactly one event carrying both sides; every later packet of
+    # the flow, either way, is dropped.
+    sa_c = SecurityAssociation(ESP, spi=0x3000, crypt_algo="AES-GCM", crypt_key=K_IN + S_IN,
+                               tunnel_header=IP(src="172.16.3.5", dst="172.16.1.5"))
+
+    def reply_c(i, seq):
+        inner = (IP(src="192.168.2.%d" % (i // 200 + 1), dst="192.168.1.%d" % (i % 200 + 1)) /
+                 UDP(sport=53, dport=20000 + i) / Raw(b"r" * 32))
+        return Ether(src=WAN_NH, dst=WAN_MAC) / sa_c.encrypt(inner, seq_num=seq)
+
+    lan = [lan_pkt(0), lan_pkt(1)]
+    wan = [reply_c(0, 1), reply_c(0, 2), reply_c(0, 3)]
+    s, lo, wo = run(lan, wan, in_sa="from-c")
+    events = [json.loads(x.split("event ", 1)[1]) for x in last_stdout.splitlines()
+              if x.startswith("latchgate: event ")]
+    ev = events[0] if events else {}
+    check("item 19: an inbound packet on another identity's SA breaks the latch, counted",
+          s["drops"].get("latch_id_mismatch") == 1 and s["drops"].get("latch_broken") == 2 and
+          len(lo) == 0 and s["latch"]["breaks"] == 1, "%s %s" % (drops(s), s["latch"]))
+    check("item 22: exactly one event, with the flow, both identities and SAs",
+          len(events) == 1 and ev.get("reason") == "INBOUND_MISMATCH" and
+          ev.get("old_state") == "ESTABLISHED" and ev.get("new_state") == "BROKEN" and
+          ev.get("latched", {}).get("peer_id") == "fqdn:gw-b.example.net" and
+          ev.get("latched", {}).get("sa") == "to-b" and
+          ev.get("conflicting", {}).get("peer_id") == "fqdn:gw-c.example.net" and
+          ev.get("conflicting", {}).get("sa") == "from-c" and
+          ev.get("conflicting", {}).get("spi") == 0x3000 and
+          ev.get("flow", {}).get("a") == "192.168.1.1" and ev.get("flow", {}).get("b_port") == 53,
+          str(events))
 
     # Latching off (for overhead figures): traffic flows, no latch.
     s, lo, wo = run([lan_pkt(i) for i in range(20)], [reply(i, i + 1) for i in range(20)],

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef LG_EVENT_H
+#define LG_EVENT_H
+
+/*
+ * Latch events: fixed records that workers (and the control thread itself)
+ * put on one bounded MP/SC ring; the control thread drains it and fans the
+ * notifications out (log, `latchctl monitor` subscribers, counters). A
+ * worker never waits: when the ring is full the event is counted as lost
+ * (lg_lcore_stats.event_overflow) and the latch state is still right.
+ *
+ * Exactly one event per transition: only the CAS winner raises it.
+ */
+
+#include <stdint.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "latch.h"
+
+enum lg_event_reason {
+	LG_REASON_SA_CONFLICT = 1,   /* other parameters on this flow's SA */
+	LG_REASON_INBOUND_MISMATCH,  /* inbound on an SA of another identity */
+	LG_REASON_SPD_CHANGE,        /* the flow now falls to BYPASS */
+	LG_REASON_ADMIN,
+	LG_REASON_IDLE,
+	LG_REASON_TCP_CLOSE,
+};
+
+struct lg_event {
+	uint64_t tsc;
+	struct lg_flow_key key;
+	uint32_t latch_id;
+	uint8_t old_state, new_state;  /* enum lg_latch_state */
+	uint8_t reason;                /* enum lg_event_reason */
+	uint8_t dir;                   /* 0 outbound, 1 inbound */
+	uint32_t ident, pset;          /* latched: identity, this direction's set */
+	uint32_t sa_slot;              /* latched on */
+	uint32_t new_ident, new_pset;  /* the conflicting ones (0 = none) */
+	uint32_t new_sa_slot;          /* UINT32_MAX = none */
+};
+static_assert(sizeof(struct lg_event) % 4 == 0, "rte_ring element size");
+
+/* control */
+struct rte_ring *lg_event_ring_create(const char *name, uint32_t count, int socket);
+
+/* worker or control: false when the ring is full (the caller counts it). */
+static inline bool
+lg_event_put(struct rte_ring *r, const struct lg_event *ev)
+{
+	return rte_ring_mp_enqueue_elem(r, (void *)(uintptr_t)ev, sizeof(*ev)) == 0;
+}
+
+#endif /* LG_EVENT_H */
