@@ -44,6 +44,7 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 		t->latch_created += rd(&s->latch_created);
 		t->latch_breaks += rd(&s->latch_breaks);
 		t->latch_closed += rd(&s->latch_closed);
+		t->event_overflow += rd(&s->event_overflow);
 	}
 }
 
@@ -157,9 +158,11 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	for (i = 0; i < LG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
 	fprintf(f, "},\"latch\":{\"enabled\":%s,\"capacity\":%u,\"created\":%" PRIu64
-		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"tcp_rst\":%" PRIu64 "}",
+		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"tcp_rst\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"events_lost\":%" PRIu64 "}",
 		gw->dp->latch ? "true" : "false", gw->dp->latch ? gw->dp->latch->capacity : 0,
-		t->latch_created, t->latch_breaks, gw->latch_expired, t->latch_closed);
+		t->latch_created, t->latch_breaks, gw->latch_expired, t->latch_closed, gw->events,
+		t->event_overflow + gw->event_overflow);
 	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;

@@ -18,7 +18,7 @@ struct lg_totals {
 	struct lg_port_ctr port[LG_MAX_PORTS];
 	uint64_t drops[LG_DROP_MAX];
 	uint64_t polls, busy_polls, busy_tsc;
-	uint64_t latch_created, latch_breaks, latch_closed;
+	uint64_t latch_created, latch_breaks, latch_closed, event_overflow;
 	struct lg_sa_ctr sa[LG_SA_SLOTS];
 };
 

@@ -190,7 +190,8 @@ def main():
           s["drops"].get("latch_id_mismatch") == 1 and s["drops"].get("latch_broken") == 2 and
           len(lo) == 0 and s["latch"]["breaks"] == 1, "%s %s" % (drops(s), s["latch"]))
     check("item 22: exactly one event, with the flow, both identities and SAs",
-          len(events) == 1 and ev.get("reason") == "INBOUND_MISMATCH" and
+          len(events) == 1 and s["latch"]["events"] == 1 and s["latch"]["events_lost"] == 0 and
+          ev.get("reason") == "INBOUND_MISMATCH" and
           ev.get("old_state") == "ESTABLISHED" and ev.get("new_state") == "BROKEN" and
           ev.get("latched", {}).get("peer_id") == "fqdn:gw-b.example.net" and
           ev.get("latched", {}).get("sa") == "to-b" and
