@@ -16,6 +16,7 @@
 #include <rte_cycles.h>
 
 #include "ctl.h"
+#include "json.h"
 #include "stats.h"
 
 static int
@@ -111,59 +112,6 @@ reply_error(int fd, const char *msg)
 	send_all(fd, line, (size_t)n);
 }
 
-/* The value of "op" in a one-line JSON object, or NULL. Full JSON requests
- * come with the runtime-change operations; today only "op" is read. */
-static int
-request_op(const char *line, char *op, size_t oplen)
-{
-	const char *p = line, *q;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '{' || strrchr(p, '}') == NULL)
-		return -1;
-	p = strstr(p, "\"op\"");
-	if (p == NULL)
-		return -1;
-	p += 4;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != '"' || (q = strchr(p, '"')) == NULL || (size_t)(q - p) >= oplen)
-		return -1;
-	memcpy(op, p, (size_t)(q - p));
-	op[q - p] = '\0';
-	return 0;
-}
-
-/* An optional non-negative integer member "name": 1 found, 0 absent, -1 bad. */
-static int
-request_u64(const char *line, const char *name, uint64_t *out)
-{
-	char pat[40];
-	const char *p;
-	char *end;
-
-	snprintf(pat, sizeof(pat), "\"%s\"", name);
-	p = strstr(line, pat);
-	if (p == NULL)
-		return 0;
-	p += strlen(pat);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -1;
-	*out = strtoull(p, &end, 10);
-	return (*end == ',' || *end == '}' || *end == ' ') ? 1 : -1;
-}
-
 static const char *const state_names[] = {
 	[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
 	[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
@@ -196,13 +144,13 @@ latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_k
 
 /* {"op":"latches","limit":N}: the first N live latches (default 1000). */
 static void
-op_latches(FILE *f, const struct lg_gw *gw, const char *line)
+op_latches(FILE *f, const struct lg_gw *gw, const struct lg_json *req)
 {
 	const struct lg_latch_table *t = gw->dp->latch;
 	uint64_t limit = 1000, n = 0;
 	uint32_t pos;
 
-	if (request_u64(line, "limit", &limit) < 0)
+	if (lg_json_u64(req, 0, "limit", UINT32_MAX, &limit) == -EINVAL)
 		limit = 1000;
 	fprintf(f, "{\"ok\":true,\"op\":\"latches\",\"latches\":[");
 	for (pos = 0; t != NULL && pos < t->slots && n < limit; pos++) {
@@ -221,7 +169,7 @@ op_latches(FILE *f, const struct lg_gw *gw, const char *line)
 /* {"op":"latch-close","id":N}: administrative close (RFC 5660 §2.2),
  * LATCHING.md item 27: CLOSED, then removed after a grace period. */
 static void
-op_latch_close(int fd, struct lg_gw *gw, const char *line)
+op_latch_close(int fd, struct lg_gw *gw, const struct lg_json *req)
 {
 	struct lg_latch_table *t = gw->dp->latch;
 	struct lg_flow_key k;
@@ -234,7 +182,7 @@ op_latch_close(int fd, struct lg_gw *gw, const char *line)
 		reply_error(fd, "latching is off");
 		return;
 	}
-	if (request_u64(line, "id", &id) != 1 || id >= t->slots ||
+	if (lg_json_u64(req, 0, "id", UINT32_MAX, &id) != 0 || id >= t->slots ||
 	    lg_latch_key(t, (uint32_t)id, &k) != 0) {
 		reply_error(fd, "latch-close: expected \\\"id\\\" of a live latch");
 		return;
@@ -252,18 +200,57 @@ op_latch_close(int fd, struct lg_gw *gw, const char *line)
 	send_all(fd, r, (size_t)n);
 }
 
+/* Members each op takes besides "op"; anything else is refused. */
+static bool
+members_ok(const struct lg_json *req, const char *op, char *bad, size_t len)
+{
+	static const struct { const char *op; const char *allowed; } ops[] = {
+		{ "latches", "limit" }, { "latch-close", "id" },
+	};
+	uint32_t ch;
+	size_t i;
+
+	for (ch = req->n[0].child; ch != 0; ch = req->n[ch].next) {
+		const char *k = req->n[ch].key;
+		bool ok = strcmp(k, "op") == 0;
+
+		for (i = 0; !ok && i < sizeof(ops) / sizeof(ops[0]); i++)
+			ok = strcmp(ops[i].op, op) == 0 && strcmp(ops[i].allowed, k) == 0;
+		if (!ok) {
+			snprintf(bad, len, "unknown member for op %s", op);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 {
+	static struct lg_json req;
 	int fd = c->fd;
+	const char *jerr, *opv;
+	size_t joff;
+	char why[160];
 	static struct lg_totals t;
 	char op[32];
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (request_op(line, op, sizeof(op)) != 0) {
+	if (lg_json_parse(&req, line, strlen(line), &joff, &jerr) != 0) {
+		snprintf(why, sizeof(why), "malformed request: %s at byte %zu", jerr, joff);
+		reply_error(fd, why);
+		return;
+	}
+	if (req.n[0].type != LG_JSON_OBJECT || lg_json_string(&req, 0, "op", &opv) != 0 ||
+	    strlen(opv) >= sizeof(op)) {
 		reply_error(fd, "malformed request: expected a JSON object with a string \\\"op\\\"");
+		return;
+	}
+	snprintf(op, sizeof(op), "%s", opv);
+	if (!members_ok(&req, op, why, sizeof(why))) {
+		reply_error(fd, why);
 		return;
 	}
 	if (strcmp(op, "version") == 0) {
@@ -275,7 +262,7 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		return;
 	}
 	if (strcmp(op, "latch-close") == 0) {
-		op_latch_close(fd, gw, line);
+		op_latch_close(fd, gw, &req);
 		return;
 	}
 	if (strcmp(op, "monitor") == 0) {
@@ -295,7 +282,7 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		return;
 	}
 	if (strcmp(op, "latches") == 0) {
-		op_latches(f, gw, line);
+		op_latches(f, gw, &req);
 		fclose(f);
 		send_all(fd, out, len);
 		free(out);

@@ -157,7 +157,8 @@ def main():
               r.returncode == 0 and lat.get("count") == 64 and
               all(x["state"] == "ESTABLISHED" and x["sa"] == "to-b" and
                   x["peer_id"] == "fqdn:gw-b.example.net" for x in ls),
-              r.stdout[:300] + r.stderr)
+              "count %s, states %s, sas %s" % (lat.get("count"), sorted(set(x["state"] for x in ls)),
+                                               sorted(set(x["sa"] for x in ls))))
         r = ctl(sock, "latches", "2")
         outputs.append(r.stdout)
         check("latchctl latches LIMIT (human)", r.returncode == 0 and r.stdout.count("state:") == 2
@@ -205,6 +206,11 @@ def main():
             ("unknown op", b'{"op":"reboot"}\n', "unknown op"),
             ("op of the wrong type", b'{"op": 5}\n', "malformed request"),
             ("oversized request", b"{" + b"x" * 70000 + b"}\n", "request too long"),
+            ("truncated JSON", b'{"op":"stats"\n', "malformed request: expected ',' or '}' at byte 13"),
+            ("trailing garbage", b'{"op":"stats"} x\n', "malformed request: trailing characters"),
+            ("duplicate member", b'{"op":"stats","op":"version"}\n', "duplicate member name"),
+            ("unknown member", b'{"op":"stats","verbose":true}\n', "unknown member for op stats"),
+            ("bad id type", b'{"op":"latch-close","id":"7"}\n', "latch-close: expected"),
         ]
         for name, data, want in bad:
             rep = request(sock, data)
