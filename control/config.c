@@ -1796,10 +1796,32 @@ static int latch_idle(struct pc *pc, const struct field *f, const yaml_node_t *v
 	return sub(pc, f, v, &idle_table, obj);
 }
 
+static int latch_on_break(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_latch *l = obj;
+	const char *s = scalar(v);
+
+	if (s != NULL && strcmp(s, "hold") == 0)
+		l->close_on_break = false;
+	else if (s != NULL && strcmp(s, "close") == 0)
+		l->close_on_break = true;
+	else
+		return expect(pc, v, f);
+	return 0;
+}
+
+static int latch_break_close(struct pc *pc, const struct field *f, const yaml_node_t *v,
+			     void *obj)
+{
+	return idle_secs(pc, f, v, &((struct lg_conf_latch *)obj)->break_close_s);
+}
+
 static const struct field latch_fields[] = {
 	{ "enabled", latch_enabled, false, "true or false" },
 	{ "capacity", latch_capacity, false, "a number of flows 1024..16777216" },
 	{ "idle_timeout", latch_idle, false, "a mapping" },
+	{ "on_break", latch_on_break, false, "hold or close" },
+	{ "close_after", latch_break_close, false, "seconds 1..86400" },
 };
 static const struct table latch_table = { TABLE(latch_fields) };
 
@@ -2022,6 +2044,7 @@ static struct lg_conf *create(struct pc *pc)
 	c->latch.idle_udp = 60;
 	c->latch.idle_icmp = 10;
 	c->latch.idle_other = 30;
+	c->latch.break_close_s = 10;
 	return c;
 }
 

@@ -159,6 +159,10 @@ struct lg_conf_latch {
 	/* "idle_timeout: { tcp, udp, icmp, other }", seconds, 1..86400;
 	 * defaults 7440, 60, 10, 30 (LATCHING.md §5 A9) */
 	uint32_t idle_tcp, idle_udp, idle_icmp, idle_other;
+	/* "on_break: hold" (default: a BROKEN latch stays until its flow goes
+	 * idle) or "close" (closed after break_close_s, LATCHING.md item 28) */
+	bool close_on_break;
+	uint32_t break_close_s;     /* default 10, 1..86400 */
 };
 
 struct lg_conf_control {

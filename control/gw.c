@@ -511,12 +511,20 @@ lg_gw_expire(struct lg_gw *gw, uint32_t budget)
 			n += lg_latch_delete(t, &k) == 0;
 			continue;
 		}
-		if (now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto, l))
+		/* A BROKEN latch's last_tsc stopped at its last accepted packet,
+		 * which is when it broke. */
+		bool brk = s == LG_LATCH_BROKEN && gw->conf->latch.close_on_break &&
+			   now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) >=
+			   (uint64_t)gw->conf->latch.break_close_s * rte_get_tsc_hz();
+
+		if (!brk &&
+		    now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto, l))
 			continue;
 		/* A packet may race us: the one CAS in lg_latch_remove decides. */
 		if (lg_latch_remove(t, &k, s) != 0)
 			continue;
-		lg_gw_event(gw, l, &k, pos, (uint8_t)s, LG_LATCH_CLOSED, LG_REASON_IDLE);
+		lg_gw_event(gw, l, &k, pos, (uint8_t)s, LG_LATCH_CLOSED,
+			    brk ? LG_REASON_BROKEN_TIMEOUT : LG_REASON_IDLE);
 		n++;
 	}
 	lg_latch_reclaim(t);

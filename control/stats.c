@@ -194,6 +194,7 @@ static const char *const ev_reason[] = {
 	[LG_REASON_SA_CONFLICT] = "SA_CONFLICT", [LG_REASON_INBOUND_MISMATCH] = "INBOUND_MISMATCH",
 	[LG_REASON_SPD_CHANGE] = "SPD_CHANGE", [LG_REASON_ADMIN] = "ADMIN",
 	[LG_REASON_IDLE] = "IDLE", [LG_REASON_TCP_CLOSE] = "TCP_CLOSE",
+	[LG_REASON_BROKEN_TIMEOUT] = "BROKEN_TIMEOUT",
 };
 
 /* What a side of the event refers to: identity id -> peer, slot -> SA. */

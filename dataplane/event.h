@@ -25,6 +25,7 @@ enum lg_event_reason {
 	LG_REASON_ADMIN,
 	LG_REASON_IDLE,
 	LG_REASON_TCP_CLOSE,
+	LG_REASON_BROKEN_TIMEOUT,    /* on_break: close, BROKEN for close_after */
 };
 
 struct lg_event {

@@ -201,6 +201,18 @@ def main():
           ev.get("flow", {}).get("a") == "192.168.1.1" and ev.get("flow", {}).get("b_port") == 53,
           str(events))
 
+    # Item 28: with on_break close, a latch BROKEN for close_after seconds is
+    # closed, with one more event; the other flow's latch is untouched.
+    s, lo, wo = run([lan_pkt(0), lan_pkt(1)], [reply_c(0, 1)], in_sa="from-c",
+                    idle=", on_break: close, close_after: 1", stop=("--duration", "2.5"))
+    events = [json.loads(x.split("event ", 1)[1]) for x in last_stdout.splitlines()
+              if x.startswith("latchgate: event ")]
+    check("item 28: on_break close: BROKEN for close_after seconds, then CLOSED, one event each",
+          [(e["new_state"], e["reason"]) for e in events] ==
+          [("BROKEN", "INBOUND_MISMATCH"), ("CLOSED", "BROKEN_TIMEOUT")] and
+          s["latch"]["expired"] == 1 and s["latch"]["created"] == 2,
+          "%s %s" % ([(e["new_state"], e["reason"]) for e in events], s["latch"]))
+
     # Latching off (for overhead figures): traffic flows, no latch.
     s, lo, wo = run([lan_pkt(i) for i in range(20)], [reply(i, i + 1) for i in range(20)],
                     enabled="false")

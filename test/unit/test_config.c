@@ -619,6 +619,8 @@ static const struct bad_case bad_cases[] = {
 	  "test.yaml:6:19: key 'enabled': expected true or false" },
 	{ "unknown latch key", BASE "latch: { on_brake: hold }\n",
 	  "test.yaml:6:10: key 'on_brake': unknown key" },
+	{ "on_break neither hold nor close", BASE "latch: { on_break: drop }\n",
+	  "test.yaml:6:20: key 'on_break': expected hold or close" },
 	{ "idle timeout of zero", BASE "latch: { idle_timeout: { udp: 0 } }\n",
 	  "test.yaml:6:31: key 'udp': expected seconds 1..86400" },
 	{ "idle timeout of an unknown protocol", BASE "latch: { idle_timeout: { sctp: 5 } }\n",
