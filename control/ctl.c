@@ -166,6 +166,79 @@ op_latches(FILE *f, const struct lg_gw *gw, const struct lg_json *req)
 	fprintf(f, "],\"count\":%" PRIu64 "}\n", n);
 }
 
+/* A 5-tuple from {"proto":P,"src":A,"sport":N,"dst":B,"dport":N}, normalised
+ * like the dataplane's (ports 0 for protocols without them). */
+static int
+flow_of(const struct lg_json *req, struct lg_flow_key *fk)
+{
+	const struct lg_json_node *f = lg_json_get(req, 0, "flow");
+	uint64_t proto, sp = 0, dp = 0;
+	const char *src, *dst;
+	union lg_key k;
+	uint32_t fi;
+	bool is6, rev;
+
+	if (f == NULL || f->type != LG_JSON_OBJECT)
+		return -1;
+	fi = (uint32_t)(f - req->n);
+	if (lg_json_u64(req, fi, "proto", 255, &proto) != 0 ||
+	    lg_json_string(req, fi, "src", &src) != 0 || lg_json_string(req, fi, "dst", &dst) != 0 ||
+	    lg_json_u64(req, fi, "sport", 65535, &sp) == -EINVAL ||
+	    lg_json_u64(req, fi, "dport", 65535, &dp) == -EINVAL)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	is6 = strchr(src, ':') != NULL;
+	if (is6 ? inet_pton(AF_INET6, src, k.k6.src) != 1 || inet_pton(AF_INET6, dst, k.k6.dst) != 1
+		: inet_pton(AF_INET, src, &k.k4.src) != 1 || inet_pton(AF_INET, dst, &k.k4.dst) != 1)
+		return -1;
+	if (is6) {
+		k.k6.proto = (uint8_t)proto;
+		k.k6.sport = htons((uint16_t)sp);
+		k.k6.dport = htons((uint16_t)dp);
+	} else {
+		k.k4.proto = (uint8_t)proto;
+		k.k4.sport = htons((uint16_t)sp);
+		k.k4.dport = htons((uint16_t)dp);
+	}
+	lg_flow_key_make(fk, &k, is6, &rev);
+	return 0;
+}
+
+/* {"op":"latch-show","id":N} or {"op":"latch-show","flow":{...}}. */
+static void
+op_latch_show(FILE *f, int fd, const struct lg_gw *gw, const struct lg_json *req)
+{
+	const struct lg_latch_table *t = gw->dp->latch;
+	const struct lg_flow_key *kp[1];
+	struct lg_flow_key k;
+	uint64_t id;
+	int32_t pos[1];
+
+	if (t == NULL) {
+		reply_error(fd, "latching is off");
+		return;
+	}
+	if (lg_json_u64(req, 0, "id", UINT32_MAX, &id) == 0) {
+		if (id >= t->slots || lg_latch_key(t, (uint32_t)id, &k) != 0) {
+			reply_error(fd, "latch-show: no latch with that id");
+			return;
+		}
+		pos[0] = (int32_t)id;
+	} else if (flow_of(req, &k) == 0) {
+		kp[0] = &k;
+		if (lg_latch_lookup_bulk(t, kp, 1, pos) == 0) {
+			reply_error(fd, "latch-show: no latch for that flow");
+			return;
+		}
+	} else {
+		reply_error(fd, "latch-show: expected \\\"id\\\" or \\\"flow\\\":{proto,src,sport,dst,dport}");
+		return;
+	}
+	fprintf(f, "{\"ok\":true,\"op\":\"latch-show\",\"latch\":");
+	latch_json(f, gw, (uint32_t)pos[0], &k, &t->e[pos[0]]);
+	fprintf(f, "}\n");
+}
+
 /* {"op":"latch-close","id":N}: administrative close (RFC 5660 §2.2),
  * LATCHING.md item 27: CLOSED, then removed after a grace period. */
 static void
@@ -206,6 +279,7 @@ members_ok(const struct lg_json *req, const char *op, char *bad, size_t len)
 {
 	static const struct { const char *op; const char *allowed; } ops[] = {
 		{ "latches", "limit" }, { "latch-close", "id" },
+		{ "latch-show", "id" }, { "latch-show", "flow" },
 	};
 	uint32_t ch;
 	size_t i;
@@ -272,8 +346,10 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		send_all(fd, ok, sizeof(ok) - 1);
 		return;
 	}
-	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0) {
-		reply_error(fd, "unknown op: expected stats, latches, latch-close, monitor or version");
+	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0 &&
+	    strcmp(op, "latch-show") != 0) {
+		reply_error(fd, "unknown op: expected stats, latches, latch-show, latch-close,"
+			    " monitor or version");
 		return;
 	}
 	f = open_memstream(&out, &len);
@@ -281,8 +357,11 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		reply_error(fd, "out of memory");
 		return;
 	}
-	if (strcmp(op, "latches") == 0) {
-		op_latches(f, gw, &req);
+	if (strcmp(op, "latches") == 0 || strcmp(op, "latch-show") == 0) {
+		if (strcmp(op, "latches") == 0)
+			op_latches(f, gw, &req);
+		else
+			op_latch_show(f, fd, gw, &req);
 		fclose(f);
 		send_all(fd, out, len);
 		free(out);

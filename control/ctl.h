@@ -9,6 +9,8 @@
  *   -> {"op":"stats"}            <- {"ok":true,"op":"stats","stats":{...}}
  *   -> {"op":"version"}          <- {"ok":true,"op":"version","version":"0.1.0"}
  *   -> {"op":"latches","limit":N} <- {"ok":true,"op":"latches","latches":[...],"count":n}
+ *   -> {"op":"latch-show","id":N} or {"op":"latch-show","flow":{"proto":17,
+ *      "src":"a","sport":1,"dst":"b","dport":2}} <- {"ok":true,"latch":{...}}
  *   -> {"op":"latch-close","id":N} <- {"ok":true,...,"reason":"ADMIN"}
  *   -> {"op":"monitor"}          <- {"ok":true,"op":"monitor"}, then one JSON
  *                                   line per latch event until it hangs up

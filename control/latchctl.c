@@ -25,6 +25,8 @@ usage(FILE *f)
 		"commands:\n"
 		"  stats             port, SA, drop, latch and lcore counters of the running gateway\n"
 		"  latches [LIMIT]   the live latches (default the first 1000): flow, state, SA, peer\n"
+		"  latch-show ID | latch-show PROTO SRC SPORT DST DPORT\n"
+		"                    one latch, by id or by its flow (either direction)\n"
 		"  latch-close ID    close a latch by its id (administrative close, RFC 5660 §2.2)\n"
 		"  monitor [COUNT]   stream latch events (broken, closed, ...); stop after COUNT\n"
 		"  version           the gateway's version\n"
@@ -154,6 +156,36 @@ render(const char *s)
 		putchar('\n');
 }
 
+/* latch-show PROTO SRC SPORT DST DPORT; PROTO is tcp, udp, icmp, icmp6 or
+ * a number. Addresses are checked by the gateway. */
+static int
+flow_request(char *req, size_t len, char *const a[5])
+{
+	static const struct { const char *name; int num; } protos[] = {
+		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmp6", 58 },
+	};
+	unsigned long p = 256, sp, dp;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (strcmp(a[0], protos[i].name) == 0)
+			p = (unsigned long)protos[i].num;
+	if (p == 256 && ((p = strtoul(a[0], &end, 10)) > 255 || *end != '\0'))
+		return -1;
+	sp = strtoul(a[2], &end, 10);
+	if (*end != '\0' || sp > 65535)
+		return -1;
+	dp = strtoul(a[4], &end, 10);
+	if (*end != '\0' || dp > 65535)
+		return -1;
+	for (i = 1; i < 5; i += 2)
+		if (strpbrk(a[i], "\"\\") != NULL || strlen(a[i]) > 45)
+			return -1;
+	return snprintf(req, len, "{\"op\":\"latch-show\",\"flow\":{\"proto\":%lu,\"src\":\"%s\","
+			"\"sport\":%lu,\"dst\":\"%s\",\"dport\":%lu}}\n", p, a[1], sp, a[3], dp);
+}
+
 /* The JSON request line for a command; -1 if unknown or its argument is bad. */
 static int
 build_request(char *req, size_t len, const char *cmd, const char *arg)
@@ -173,6 +205,8 @@ build_request(char *req, size_t len, const char *cmd, const char *arg)
 			   : snprintf(req, len, "{\"op\":\"latches\"}\n");
 	if (strcmp(cmd, "monitor") == 0)
 		return snprintf(req, len, "{\"op\":\"monitor\"}\n");
+	if (strcmp(cmd, "latch-show") == 0 && arg != NULL)
+		return snprintf(req, len, "{\"op\":\"latch-show\",\"id\":%llu}\n", v);
 	if (strcmp(cmd, "latch-close") == 0 && arg != NULL)
 		return snprintf(req, len, "{\"op\":\"latch-close\",\"id\":%llu}\n", v);
 	return -1;
@@ -224,7 +258,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("LATCHGATE_SOCKET");
-	char req[128], *reply;
+	char req[256], *reply;
 	int c, json = 0, fd, n, ok;
 
 	if (path == NULL)
@@ -237,6 +271,14 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (optind < argc - 1 && strcmp(argv[optind], "latch-show") == 0 && argc - optind == 6) {
+		n = flow_request(req, sizeof(req), argv + optind + 1);
+		if (n < 0) {
+			fprintf(stderr, "latchctl: latch-show: expected PROTO SRC SPORT DST DPORT\n");
+			return 2;
+		}
+		goto send;
+	}
 	if (optind >= argc || optind < argc - 2) {
 		usage(stderr);
 		return 2;
@@ -248,6 +290,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+send:
 	fd = connect_to(path);
 	if (fd < 0)
 		return 1;

@@ -159,6 +159,22 @@ def main():
                   x["peer_id"] == "fqdn:gw-b.example.net" for x in ls),
               "count %s, states %s, sas %s" % (lat.get("count"), sorted(set(x["state"] for x in ls)),
                                                sorted(set(x["sa"] for x in ls))))
+        if len(ls) > 1:
+            x = ls[1]
+            r1 = ctl(sock, "--json", "latch-show", str(x["id"]))
+            # by its flow, written in the reply's direction (b -> a)
+            r2 = ctl(sock, "--json", "latch-show", "udp", x["b"], str(x["b_port"]), x["a"],
+                     str(x["a_port"]))
+            r3 = ctl(sock, "--json", "latch-show", "udp", x["b"], "1", x["a"], "2")
+            outputs += [r1.stdout, r2.stdout]
+            try:
+                s1, s2 = json.loads(r1.stdout)["latch"], json.loads(r2.stdout)["latch"]
+            except (ValueError, KeyError):
+                s1, s2 = {}, {}
+            check("latch-show by id and by 5-tuple (either direction) find the same latch",
+                  s1.get("id") == x["id"] and s2.get("id") == x["id"] and
+                  s2.get("a") == x["a"] and r3.returncode == 1 and "no latch" in r3.stdout,
+                  "%r %r %r" % (r1.stdout[:150], r2.stdout[:150], r3.stdout[:150]))
         r = ctl(sock, "latches", "2")
         outputs.append(r.stdout)
         check("latchctl latches LIMIT (human)", r.returncode == 0 and r.stdout.count("state:") == 2
