@@ -23,6 +23,19 @@ sleep $((SECONDS_RUN / 2))
 echo "demo: latchctl stats (over $RUN/control.sock, while traffic runs)"
 "$BUILD/latchctl" stats | sed -n '1,40p' | sed 's/^/    /'
 
+echo "demo: every flow is latched to site-b's identity; the first two latches:"
+"$BUILD/latchctl" latches 2 | sed 's/^/    /'
+id=$("$BUILD/latchctl" --json latches 1 | sed -n 's/.*"latches":\[{"id":\([0-9]*\).*/\1/p')
+if [ -n "$id" ]; then
+	echo "demo: latchctl latch-close $id, while latchctl monitor listens:"
+	"$BUILD/latchctl" --json monitor 1 > "$RUN/demo-event.json" &
+	mon=$!
+	sleep 0.3
+	"$BUILD/latchctl" latch-close "$id" | sed 's/^/    /'
+	wait $mon || true
+	sed 's/^/    event: /' "$RUN/demo-event.json"
+fi
+
 wait $gw
 trap - EXIT
 /usr/bin/python3 - "$RUN/demo-stats.json" <<'PY'
