@@ -407,7 +407,6 @@ lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 	gw->dp = rte_zmalloc("lg_dp", sizeof(*gw->dp), RTE_CACHE_LINE_SIZE);
 	if (gw->dp == NULL)
 		return ERR("out of memory");
-	gw->dp->cpu_crypto = conf->crypto.mode == LG_CRYPTO_CPU;
 	gw->dp->sa_slots = LG_SA_SLOTS;
 	gw->dp->sa = rte_zmalloc("lg_sa_table", LG_SA_SLOTS * sizeof(gw->dp->sa[0]),
 				 RTE_CACHE_LINE_SIZE);

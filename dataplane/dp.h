@@ -6,7 +6,7 @@
  * The dataplane context shared by the control thread and the workers.
  *
  * Writers and readers:
- *   - port table, crypto mode, SA slot count: [I] set before workers start;
+ *   - port table, SA slot count, local addresses: [I] set before workers start;
  *   - spd_out, spd_in, sad, routes, sa[]: [A] published by the control
  *     thread with release stores, loaded by workers once per burst with
  *     acquire loads (pairs with the release store). An unpublished object is
@@ -46,7 +46,6 @@ struct lg_dp {
 	uint16_t nports;
 	struct lg_dp_port port[LG_MAX_PORTS];
 	uint8_t port_idx[RTE_MAX_ETHPORTS];   /* DPDK port id -> index above */
-	bool cpu_crypto;
 	uint32_t sa_slots;
 	/* The gateway's own addresses: only ESP and UDP 4500 sent to one of
 	 * them is ours to decrypt; the rest is transit traffic for SPD-in. */

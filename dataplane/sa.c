@@ -39,29 +39,6 @@ icv_len_of(uint8_t auth)
 	}
 }
 
-char *
-lg_sa_suite_format(const struct lg_sa *sa, char *buf, size_t len)
-{
-	static const char *const auth[] = {
-		[LG_SA_A_NULL] = "null", [LG_SA_A_SHA1_96] = "hmac-sha1-96",
-		[LG_SA_A_SHA256_128] = "hmac-sha256-128", [LG_SA_A_AEAD] = "",
-	};
-	const char *bits = sa->cipher_key_len == 32 ? "256" : "128";
-
-	switch (sa->cipher) {
-	case LG_SA_C_AES_GCM:
-		snprintf(buf, len, "aes-%s-gcm", bits);
-		break;
-	case LG_SA_C_NULL:
-		snprintf(buf, len, "null/%s", auth[sa->auth]);
-		break;
-	default:
-		snprintf(buf, len, "aes-%s-%s/%s", bits,
-			 sa->cipher == LG_SA_C_AES_CBC ? "cbc" : "ctr", auth[sa->auth]);
-	}
-	return buf;
-}
-
 /*
  * Outer header template for outbound tunnel SAs: Ethernet (addresses filled
  * after routing) + IPv4 or IPv6. librte_ipsec copies it in front of the ESP

@@ -106,8 +106,6 @@ struct lg_sa {
  * the suite), ENOMEM. */
 struct lg_sa *lg_sa_create(const struct lg_sa_prm *prm);
 void lg_sa_free(struct lg_sa *sa);
-/* "aes-128-cbc/hmac-sha1-96", "aes-256-gcm"; buf >= 48. */
-char *lg_sa_suite_format(const struct lg_sa *sa, char *buf, size_t len);
 
 /* worker: the SA that owns a session handed back by librte_ipsec. */
 static inline struct lg_sa *

@@ -50,12 +50,3 @@ lg_sad_add(struct lg_sad *sad, uint32_t spi, uint32_t slot)
 
 	return rte_hash_add_key_data(sad->h, &key, (void *)(uintptr_t)slot);
 }
-
-int
-lg_sad_del(struct lg_sad *sad, uint32_t spi)
-{
-	uint32_t key = rte_cpu_to_be_32(spi);
-	int32_t rc = rte_hash_del_key(sad->h, &key);
-
-	return rc < 0 ? rc : 0;
-}

@@ -21,7 +21,6 @@ struct lg_sad {
 struct lg_sad *lg_sad_create(const char *name, uint32_t capacity, int socket);
 void lg_sad_free(struct lg_sad *sad);
 int lg_sad_add(struct lg_sad *sad, uint32_t spi, uint32_t slot);
-int lg_sad_del(struct lg_sad *sad, uint32_t spi);
 
 /* worker: spis[] point at network-order SPIs; slots[i] valid where hit. */
 static inline uint64_t
