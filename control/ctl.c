@@ -112,11 +112,6 @@ reply_error(int fd, const char *msg)
 	send_all(fd, line, (size_t)n);
 }
 
-static const char *const state_names[] = {
-	[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
-	[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
-	[LG_LATCH_CLOSED] = "CLOSED", [LG_LATCH_DELETING] = "DELETING",
-};
 
 /* One latch as JSON; never anything secret (names, ids, counters). */
 static void
@@ -136,7 +131,7 @@ latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_k
 	fprintf(f, "{\"id\":%u,\"state\":\"%s\",\"proto\":%u,\"a\":\"%s\",\"a_port\":%u,"
 		"\"b\":\"%s\",\"b_port\":%u,\"sa\":\"%s\",\"peer_id\":\"%s\",\"pset_out\":%u,"
 		"\"pset_in\":%u,\"age_s\":%.1f,\"idle_s\":%.1f,\"drops\":%" PRIu64 "}", pos,
-		st < RTE_DIM(state_names) ? state_names[st] : "?", k->proto, a, ntohs(k->port_lo),
+		lg_latch_state_name(st), k->proto, a, ntohs(k->port_lo),
 		b, ntohs(k->port_hi), sa, peer, l->pset[0], l->pset[1],
 		(double)(now - l->created_tsc) / (double)hz, (double)(now - l->last_tsc) / (double)hz,
 		__atomic_load_n(&l->drops, __ATOMIC_RELAXED));
@@ -269,7 +264,7 @@ op_latch_close(int fd, struct lg_gw *gw, const struct lg_json *req)
 	gw->latch_admin_closed++;
 	lg_gw_event(gw, &t->e[id], &k, (uint32_t)id, (uint8_t)st, LG_LATCH_CLOSED, LG_REASON_ADMIN);
 	n = snprintf(r, sizeof(r), "{\"ok\":true,\"op\":\"latch-close\",\"id\":%" PRIu64
-		     ",\"old_state\":\"%s\",\"reason\":\"ADMIN\"}\n", id, state_names[st]);
+		     ",\"old_state\":\"%s\",\"reason\":\"ADMIN\"}\n", id, lg_latch_state_name(st));
 	send_all(fd, r, (size_t)n);
 }
 

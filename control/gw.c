@@ -462,12 +462,9 @@ void
 lg_gw_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key *k,
 	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason)
 {
-	struct lg_event ev = {
-		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
-		.new_state = to, .reason = reason, .ident = l->ident, .pset = l->pset[0],
-		.sa_slot = l->sa_slot, .new_sa_slot = UINT32_MAX,
-	};
+	struct lg_event ev;
 
+	lg_event_fill(&ev, l, k, pos, from, to, reason, 0, 0, 0, UINT32_MAX);
 	if (!lg_event_put(gw->dp->events, &ev))
 		gw->event_overflow++;
 }

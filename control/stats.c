@@ -184,11 +184,6 @@ lg_stats_mbufs_in_use(const struct lg_gw *gw)
 	return gw->mbuf_pool ? rte_mempool_in_use_count(gw->mbuf_pool) : 0;
 }
 
-static const char *const ev_state[] = {
-	[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
-	[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
-	[LG_LATCH_CLOSED] = "CLOSED", [LG_LATCH_DELETING] = "DELETING",
-};
 
 static const char *const ev_reason[] = {
 	[LG_REASON_SA_CONFLICT] = "SA_CONFLICT", [LG_REASON_INBOUND_MISMATCH] = "INBOUND_MISMATCH",
@@ -238,7 +233,7 @@ lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f)
 		"\"old_state\":\"%s\",\"new_state\":\"%s\",\"reason\":\"%s\","
 		"\"direction\":\"%s\",\"flow\":{\"proto\":%u,\"a\":\"%s\",\"a_port\":%u,"
 		"\"b\":\"%s\",\"b_port\":%u},\"latched\":", when, us, ev->latch_id,
-		ev_state[ev->old_state % RTE_DIM(ev_state)], ev_state[ev->new_state % RTE_DIM(ev_state)],
+		lg_latch_state_name(ev->old_state), lg_latch_state_name(ev->new_state),
 		ev->reason < RTE_DIM(ev_reason) && ev_reason[ev->reason] ? ev_reason[ev->reason] : "?",
 		ev->dir ? "inbound" : "outbound", ev->key.proto, a, ntohs(ev->key.port_lo), b,
 		ntohs(ev->key.port_hi));

@@ -13,6 +13,7 @@
  */
 
 #include <stdint.h>
+#include <rte_cycles.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -41,6 +42,21 @@ struct lg_event {
 	uint32_t new_sa_slot;          /* UINT32_MAX = none */
 };
 static_assert(sizeof(struct lg_event) % 4 == 0, "rte_ring element size");
+
+/* A transition of latch l at position pos, by a packet of direction dir on
+ * now_sa (NULL for none: control-raised, or BYPASS). */
+static inline void
+lg_event_fill(struct lg_event *ev, const struct lg_latch *l, const struct lg_flow_key *k,
+	      uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
+	      uint32_t now_ident, uint32_t now_pset, uint32_t now_slot)
+{
+	*ev = (struct lg_event){
+		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
+		.new_state = to, .reason = reason, .dir = (uint8_t)dir, .ident = l->ident,
+		.pset = l->pset[dir], .sa_slot = l->sa_slot, .new_ident = now_ident,
+		.new_pset = now_pset, .new_sa_slot = now_slot,
+	};
+}
 
 /* control */
 struct rte_ring *lg_event_ring_create(const char *name, uint32_t count, int socket);

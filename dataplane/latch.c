@@ -230,3 +230,15 @@ lg_latch_key(const struct lg_latch_table *t, uint32_t pos, struct lg_flow_key *k
 	memcpy(k, kp, sizeof(*k));
 	return 0;
 }
+
+const char *
+lg_latch_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[LG_LATCH_FREE] = "FREE", [LG_LATCH_INIT] = "INIT", [LG_LATCH_LARVAL] = "LARVAL",
+		[LG_LATCH_ESTABLISHED] = "ESTABLISHED", [LG_LATCH_BROKEN] = "BROKEN",
+		[LG_LATCH_CLOSED] = "CLOSED", [LG_LATCH_DELETING] = "DELETING",
+	};
+
+	return state < RTE_DIM(names) ? names[state] : "?";
+}

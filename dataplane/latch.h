@@ -123,6 +123,9 @@ uint32_t lg_latch_reclaim(struct lg_latch_table *t);
 /* Key of a latch, for listing; 0 or -ENOENT. */
 int lg_latch_key(const struct lg_latch_table *t, uint32_t pos, struct lg_flow_key *k);
 
+/* "ESTABLISHED", ...; for printers (latchctl, events). */
+const char *lg_latch_state_name(uint32_t state);
+
 /* worker */
 /* Build the normalised key; *rev tells whether the packet runs hi -> lo. */
 void lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *rev);

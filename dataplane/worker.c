@@ -218,14 +218,10 @@ raise_event(struct lg_worker *w, const struct lg_latch *l, const struct lg_flow_
 	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
 	    const struct lg_sa *now_sa)
 {
-	struct lg_event ev = {
-		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
-		.new_state = to, .reason = reason, .dir = (uint8_t)dir, .ident = l->ident,
-		.pset = l->pset[dir], .sa_slot = l->sa_slot,
-		.new_ident = now_sa ? now_sa->ident : 0, .new_pset = now_sa ? now_sa->pset : 0,
-		.new_sa_slot = now_sa ? now_sa->slot : UINT32_MAX,
-	};
+	struct lg_event ev;
 
+	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, now_sa ? now_sa->ident : 0,
+		      now_sa ? now_sa->pset : 0, now_sa ? now_sa->slot : UINT32_MAX);
 	if (!lg_event_put(w->dp->events, &ev))
 		w->st->event_overflow++;
 }
