@@ -52,30 +52,27 @@ rc=$?
 echo "$out"
 add default-config "$rc" "$([ $rc -eq 0 ] && echo '1 passed, 0 failed' || echo '0 passed, 1 failed')"
 
-echo "test: interop (scapy oracle)"
-out=$(/usr/bin/python3 test/interop/test_interop.py --latchgate "$BUILD/latchgate" --jobs 2 2>&1)
-rc=$?
-printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
-[ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -v '^PASS' | tail -40
-add interop "$rc" "$out"
+# python_suite NAME TITLE SCRIPT [ARGS]: one /usr/bin/python3 suite, its
+# PASS/FAIL lines shown, its closing line counted; on failure the rest of
+# its output too.
+python_suite() {
+	local name=$1 title=$2 out rc
+	shift 2
+	echo "test: $title"
+	# pipefail (set above): the substitution fails when python3 does;
+	# PIPESTATUS would only see the subshell, not the pipeline inside it.
+	out=$(/usr/bin/python3 "$@" 2>&1 | grep -v -i 'warning')
+	rc=$?
+	printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+	[ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -v '^PASS' | tail -40
+	add "$name" "$rc" "$out"
+}
 
-echo "test: connection latching"
-out=$(/usr/bin/python3 test/interop/test_latch.py 2>&1 | grep -v -i 'warning')
-rc=${PIPESTATUS[0]}
-printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
-add latch "$rc" "$out"
-
-echo "test: review regressions"
-out=$(/usr/bin/python3 test/interop/test_review.py 2>&1 | grep -v -i 'warning')
-rc=${PIPESTATUS[0]}
-printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
-add review "$rc" "$out"
-
-echo "test: process and control socket"
-out=$(/usr/bin/python3 test/interop/test_control.py 2>&1 | grep -v -i 'warning')
-rc=${PIPESTATUS[0]}
-printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
-add control "$rc" "$out"
+python_suite interop "interop (scapy oracle)" test/interop/test_interop.py \
+	--latchgate "$BUILD/latchgate" --jobs 2
+python_suite latch "connection latching" test/interop/test_latch.py
+python_suite review "review regressions" test/interop/test_review.py
+python_suite control "process and control socket" test/interop/test_control.py
 
 if [ ${#suites_failed[@]} -gt 0 ]; then
 	echo "test: failing suites: ${suites_failed[*]}"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "harness.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -152,28 +153,13 @@ test_random_input_is_safe(void)
 int
 main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct lg_test tests[] = {
 		{ "json: accepts requests and reads members", test_accepts_requests_and_reads_members },
 		{ "json: accepts every value kind", test_accepts_every_value_kind },
 		{ "json: refuses with offset and reason", test_refuses_with_offset_and_reason },
 		{ "json: bounds hold", test_bounds_hold },
 		{ "json: random input is safe", test_random_input_is_safe },
 	};
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("json", NULL, NULL);
-	for (i = 0; suite != NULL && i < ARRAY_SIZE(tests); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			suite = NULL;
-	if (suite == NULL)
-		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return lg_test_run("json", tests, ARRAY_SIZE(tests));
 }
