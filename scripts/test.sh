@@ -46,6 +46,16 @@ bad=$(printf '%s\n' "$out" | awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $NF} 
 [ "$rc" -eq 0 ] || printf '%s\n' "$out" | tail -40
 add unit "$rc" "${ok:-0} passed, ${bad:-1} failed"
 
+echo "test: README's drop-reason table is latchgate --drop-reasons"
+drops=$("$BUILD/latchgate" --drop-reasons)
+readme=$(grep -E '^\| `[a-z0-9_]+` \|' README.md | grep -v -E '^\| `(key|latch_id|old_state|new_state|reason|direction|flow|latched|conflicting)`' || true)
+if [ "$drops" = "$readme" ]; then
+	add docs 0 "1 passed, 0 failed"
+else
+	diff <(printf '%s\n' "$drops") <(printf '%s\n' "$readme") | head -20
+	add docs 1 "0 passed, 1 failed"
+fi
+
 echo "test: default config validates"
 out=$("$BUILD/latchgate" -- --config conf/latchgate.yaml --check-config 2>&1)
 rc=$?
