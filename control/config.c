@@ -1834,8 +1834,17 @@ static int control_socket(struct pc *pc, const struct field *f, const yaml_node_
 	return text(pc, f, v, c->socket, sizeof(c->socket));
 }
 
+static int control_overlap(struct pc *pc, const struct field *f, const yaml_node_t *v,
+			   void *obj)
+{
+	struct lg_conf_control *c = obj;
+
+	return integer(pc, f, v, 3600, &c->rekey_overlap_s);
+}
+
 static const struct field control_fields[] = {
 	{ "socket", control_socket, false, "a path of 1..107 characters" },
+	{ "rekey_overlap", control_overlap, false, "seconds 0..3600" },
 };
 static const struct table control_table = { TABLE(control_fields) };
 
@@ -2038,6 +2047,7 @@ static struct lg_conf *create(struct pc *pc)
 	c->crypto.ndevices = 1;
 	c->crypto.mode = LG_CRYPTO_LOOKASIDE;
 	strcpy(c->control.socket, DEFAULT_SOCKET);
+	c->control.rekey_overlap_s = 5;
 	c->latch.enabled = true;
 	c->latch.capacity = 1048576;
 	c->latch.idle_tcp = 7440;      /* RFC 5382 REQ-5: 2 h 4 min */
@@ -2235,4 +2245,258 @@ char *lg_addr_format(const struct lg_addr *a, char *buf, size_t len)
 		return NULL;
 	}
 	return buf;
+}
+
+/* ---- runtime edits ----------------------------------------------------- */
+
+/* Items are flat structs: a copy is a memcpy per list, with room for one more. */
+static void *dup_items(const void *a, uint32_t n, size_t size)
+{
+	void *b = calloc(n + 1, size);
+
+	if (b != NULL && n != 0)
+		memcpy(b, a, n * size);
+	return b;
+}
+
+struct lg_conf *lg_config_copy(const struct lg_conf *c)
+{
+	struct lg_conf *d = calloc(1, sizeof(*d));
+	bool ok;
+
+	if (d == NULL)
+		return NULL;
+	*d = *c;
+	d->file = strdup(c->file);
+	d->eal = calloc(c->neal + 1, sizeof(*d->eal));
+	d->ports = dup_items(c->ports, c->nports, sizeof(*c->ports));
+	d->peers = dup_items(c->peers, c->npeers, sizeof(*c->peers));
+	d->sas = dup_items(c->sas, c->nsas, sizeof(*c->sas));
+	d->policies = dup_items(c->policies, c->npolicies, sizeof(*c->policies));
+	d->routes = dup_items(c->routes, c->nroutes, sizeof(*c->routes));
+	d->warnings = calloc(c->nwarnings + 1, sizeof(*d->warnings));
+	ok = d->file && d->eal && d->ports && d->peers && d->sas && d->policies && d->routes &&
+	     d->warnings;
+	for (uint32_t i = 0; ok && i < c->neal; i++)
+		ok = (d->eal[i] = strdup(c->eal[i])) != NULL;
+	for (uint32_t i = 0; ok && i < c->nwarnings; i++)
+		ok = (d->warnings[i] = strdup(c->warnings[i])) != NULL;
+	if (!ok) {
+		/* lg_config_free() walks neal/nwarnings entries: NULLs are fine */
+		if (d->sas == NULL)
+			d->nsas = 0;
+		lg_config_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* A node at an item's recorded place, so that a re-check made after an edit
+ * reports where the item was written. */
+static yaml_node_t at_node(struct lg_where w)
+{
+	yaml_node_t n;
+
+	memset(&n, 0, sizeof(n));
+	n.start_mark.line = w.line ? w.line - 1 : 0;
+	n.start_mark.column = w.col ? w.col - 1 : 0;
+	return n;
+}
+
+/*
+ * After an SA is replaced, the policies that use it are checked again as
+ * the loader checks them: same direction, and the family rules of
+ * policy_family() seeing only the policies before each one.
+ */
+static int recheck_sa_users(struct pc *pc, uint32_t sa)
+{
+	struct lg_conf *c = pc->conf;
+	uint32_t n = c->npolicies;
+	int rc = 0;
+
+	c->sas[sa].inner_af = c->sas[sa].local.af;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		const struct lg_conf_policy *p = &c->policies[i];
+		yaml_node_t v = at_node(p->at);
+
+		if (p->action != LG_ACT_PROTECT || p->sa != sa)
+			continue;
+		if (c->sas[sa].dir != p->dir)
+			return fail(pc, &v, "sa", "policy '%s' uses SA '%s' as %s, the new SA is %s",
+				    p->name, c->sas[sa].name, lg_dir_name(p->dir),
+				    lg_dir_name(c->sas[sa].dir));
+		c->npolicies = i;
+		rc = policy_family(pc, p, &v);
+		c->npolicies = n;
+	}
+	return rc;
+}
+
+/* Parse member `member` of the request's root mapping with table t into obj. */
+static int parse_member(struct pc *pc, const char *text, size_t len, const char *member,
+			const struct table *t, void *obj)
+{
+	static const yaml_node_t start;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	const yaml_node_t *r, *v = NULL;
+	struct pair seen[FIELDS_MAX];
+	int rc = -1;
+
+	if (!yaml_parser_initialize(&parser))
+		return oom(pc);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax(pc, &parser, text, len);
+		parser_wipe(&parser);
+		return -1;
+	}
+	pc->doc = &doc;
+	r = yaml_document_get_root_node(&doc);
+	if (r != NULL && r->type == YAML_MAPPING_NODE) {
+		for (const yaml_node_pair_t *p = r->data.mapping.pairs.start;
+		     p < r->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node(pc, p->key));
+
+			if (k != NULL && strcmp(k, member) == 0)
+				v = node(pc, p->value);
+		}
+	}
+	if (v == NULL) {
+		rc = fail(pc, r != NULL ? r : &start, member, "missing required key");
+	} else if (v->type != YAML_MAPPING_NODE) {
+		rc = fail(pc, v, member, "expected a mapping");
+	} else {
+		if (t->defaults != NULL)
+			memcpy(obj, t->defaults, t->size);
+		*(struct lg_where *)((char *)obj + t->at_off) = where(v);
+		rc = map_parse(pc, member, v, t, obj, seen);
+		if (rc != 0)
+			explicit_bzero(obj, t->size);
+	}
+	pc->doc = NULL;
+	doc_wipe(&doc);
+	parser_wipe(&parser);
+	return rc;
+}
+
+static int sa_edit(struct pc *pc, enum lg_edit_op op, const char *text, size_t len,
+		   const char *name)
+{
+	struct lg_conf *c = pc->conf;
+	struct lg_conf_sa sa;
+	int i = -1;
+	uint32_t n = c->nsas;
+
+	if (op == LG_EDIT_DELETE) {
+		i = lg_config_sa_find(c, name);
+		if (i < 0) {
+			say(pc->err, pc->errlen, "%s: unknown SA '%s'", pc->file, name);
+			return -1;
+		}
+		for (uint32_t j = 0; j < c->npolicies; j++) {
+			if (c->policies[j].action == LG_ACT_PROTECT && c->policies[j].sa == (uint32_t)i) {
+				say(pc->err, pc->errlen, "%s: SA '%s' is used by policy '%s':"
+				    " delete or change the policy first", pc->file, name,
+				    c->policies[j].name);
+				return -1;
+			}
+		}
+		explicit_bzero(&c->sas[i], sizeof(c->sas[i]));
+		memmove(&c->sas[i], &c->sas[i + 1], (n - (uint32_t)i - 1) * sizeof(c->sas[0]));
+		explicit_bzero(&c->sas[n - 1], sizeof(c->sas[0]));
+		c->nsas = n - 1;
+		for (uint32_t j = 0; j < c->npolicies; j++)
+			if (c->policies[j].action == LG_ACT_PROTECT && c->policies[j].sa > (uint32_t)i)
+				c->policies[j].sa--;
+		return 0;
+	}
+	if (op == LG_EDIT_REPLACE) {
+		i = lg_config_sa_find(c, name);
+		if (i < 0) {
+			say(pc->err, pc->errlen, "%s: unknown SA '%s'", pc->file, name);
+			return -1;
+		}
+		/* Hide the old version from the name and SPI checks. */
+		c->sas[i].name[0] = '\0';
+		c->sas[i].spi = 0;
+	}
+	if (parse_member(pc, text, len, "sa", &sa_table, &sa) != 0)
+		return -1;
+	if (op == LG_EDIT_REPLACE && strcmp(sa.name, name) != 0) {
+		say(pc->err, pc->errlen, "%s: key 'name': the SA replaced is '%s', the new one"
+		    " must have the same name (got '%s')", pc->file, name, sa.name);
+		explicit_bzero(&sa, sizeof(sa));
+		return -1;
+	}
+	if (op == LG_EDIT_ADD)
+		i = (int)c->nsas++;
+	explicit_bzero(&c->sas[i], sizeof(c->sas[i]));
+	c->sas[i] = sa;
+	explicit_bzero(&sa, sizeof(sa));
+	return op == LG_EDIT_REPLACE ? recheck_sa_users(pc, (uint32_t)i) : 0;
+}
+
+static int policy_edit(struct pc *pc, enum lg_edit_op op, const char *text, size_t len,
+		       const char *name)
+{
+	struct lg_conf *c = pc->conf;
+	struct lg_conf_policy p;
+	int i = -1;
+
+	if (op != LG_EDIT_ADD) {
+		i = policy_find(c, name);
+		if (i < 0) {
+			say(pc->err, pc->errlen, "%s: unknown policy '%s'", pc->file, name);
+			return -1;
+		}
+	}
+	if (op == LG_EDIT_DELETE) {
+		memmove(&c->policies[i], &c->policies[i + 1],
+			(c->npolicies - (uint32_t)i - 1) * sizeof(c->policies[0]));
+		c->npolicies--;
+		return 0;
+	}
+	if (op == LG_EDIT_REPLACE) {
+		/* Out of the way of the name, family and order checks (valid
+		 * priorities end at 65535). */
+		c->policies[i].name[0] = '\0';
+		c->policies[i].action = LG_ACT_DISCARD;
+		c->policies[i].priority = UINT32_MAX;
+	}
+	if (parse_member(pc, text, len, "policy", &policy_table, &p) != 0)
+		return -1;
+	if (op == LG_EDIT_REPLACE && strcmp(p.name, name) != 0) {
+		say(pc->err, pc->errlen, "%s: key 'name': the policy replaced is '%s', the new"
+		    " one must have the same name (got '%s')", pc->file, name, p.name);
+		return -1;
+	}
+	if (op == LG_EDIT_ADD)
+		i = (int)c->npolicies++;
+	c->policies[i] = p;
+	return 0;
+}
+
+struct lg_conf *lg_config_edit(const struct lg_conf *base, enum lg_edit_kind kind,
+			       enum lg_edit_op op, const char *text, size_t len,
+			       const char *name, char *err, size_t errlen)
+{
+	struct pc pc = { .file = "request", .err = err, .errlen = errlen };
+	int rc;
+
+	say(err, errlen, "%s", "");
+	pc.conf = lg_config_copy(base);
+	if (pc.conf == NULL) {
+		oom(&pc);
+		return NULL;
+	}
+	if (text == NULL)
+		text = "", len = 0;
+	rc = kind == LG_EDIT_SA ? sa_edit(&pc, op, text, len, name) :
+				  policy_edit(&pc, op, text, len, name);
+	if (rc != 0) {
+		lg_config_free(pc.conf);
+		return NULL;
+	}
+	return pc.conf;
 }

@@ -167,6 +167,9 @@ struct lg_conf_latch {
 
 struct lg_conf_control {
 	char socket[LG_PATH_MAX];   /* default /run/latchgate/control.sock */
+	/* After an inbound SA is replaced by one with another SPI, the old SPI
+	 * is still accepted this long (make-before-break), default 5 s */
+	uint32_t rekey_overlap_s;
 };
 
 struct lg_conf {
@@ -196,6 +199,22 @@ struct lg_conf {
 struct lg_conf *lg_config_load(const char *path, char *err, size_t errlen);
 struct lg_conf *lg_config_parse(const char *text, size_t len, const char *name,
 				char *err, size_t errlen);
+/*
+ * Runtime edits (control socket): a new config that is base with one SA or
+ * policy added, replaced or deleted, validated as the loader validates a
+ * file. For add and replace, text is the whole request and the item is the
+ * mapping under its "sa" or "policy" key (JSON is YAML flow syntax; errors
+ * read "request:1:COL: key 'KEY': ..."). For replace and delete, name says
+ * which item; a replacement keeps the name. An SA a policy uses cannot be
+ * deleted. base is not changed.
+ */
+enum lg_edit_kind { LG_EDIT_SA, LG_EDIT_POLICY };
+enum lg_edit_op { LG_EDIT_ADD, LG_EDIT_REPLACE, LG_EDIT_DELETE };
+struct lg_conf *lg_config_edit(const struct lg_conf *base, enum lg_edit_kind kind,
+			       enum lg_edit_op op, const char *text, size_t len,
+			       const char *name, char *err, size_t errlen);
+/* A deep copy (key material included); NULL when out of memory. */
+struct lg_conf *lg_config_copy(const struct lg_conf *c);
 /* Zeroes key material, then frees. NULL is a no-op. */
 void lg_config_free(struct lg_conf *conf);
 

@@ -118,13 +118,12 @@ static void
 latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_key *k,
 	   const struct lg_latch *l)
 {
-	const struct lg_conf *c = gw->conf;
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	int af = k->af == 6 ? AF_INET6 : AF_INET;
 	uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
 	uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
-	const char *sa = l->sa_slot < c->nsas ? c->sas[l->sa_slot].name : "";
-	const char *peer = l->sa_slot < c->nsas ? c->peers[c->sas[l->sa_slot].peer].id : "";
+	const char *sa = lg_gw_slot_name(gw, l->sa_slot);
+	const char *peer = lg_gw_ident_name(gw, l->ident);
 
 	inet_ntop(af, k->lo, a, sizeof(a));
 	inet_ntop(af, k->hi, b, sizeof(b));

@@ -111,234 +111,6 @@ setup_ports(struct lg_gw *gw, char *err, size_t errlen)
 	return 0;
 }
 
-static const uint8_t cipher_map[] = {
-	[LG_CIPHER_NULL] = LG_SA_C_NULL,
-	[LG_CIPHER_AES128_CBC] = LG_SA_C_AES_CBC, [LG_CIPHER_AES256_CBC] = LG_SA_C_AES_CBC,
-	[LG_CIPHER_AES128_CTR] = LG_SA_C_AES_CTR,
-	[LG_CIPHER_AES128_GCM] = LG_SA_C_AES_GCM, [LG_CIPHER_AES256_GCM] = LG_SA_C_AES_GCM,
-};
-static const uint8_t auth_map[] = {
-	[LG_AUTH_NULL] = LG_SA_A_NULL, [LG_AUTH_HMAC_SHA1_96] = LG_SA_A_SHA1_96,
-	[LG_AUTH_HMAC_SHA256_128] = LG_SA_A_SHA256_128, [LG_AUTH_AEAD] = LG_SA_A_AEAD,
-};
-static const uint8_t df_map[] = {
-	[LG_DF_COPY] = LG_SA_DF_COPY, [LG_DF_SET] = LG_SA_DF_SET, [LG_DF_CLEAR] = LG_SA_DF_CLEAR,
-};
-
-/*
- * Interning for latching: equal identities get one id, and so do SAs whose
- * latched parameters (mode, tunnel endpoints, suite and key lengths, ESN)
- * are equal, so the worker compares integers. Ids start at 1 (0 = unset).
- * NAT-T ports are not latched (an endpoint update, LATCHING.md §5 A4).
- */
-static uint32_t
-ident_of(const struct lg_conf *c, uint32_t peer)
-{
-	uint32_t i;
-
-	for (i = 0; i < peer; i++) {
-		if (strcmp(c->peers[i].id, c->peers[peer].id) == 0)
-			break;
-	}
-	return i + 1;
-}
-
-static bool
-congruent(const struct lg_conf_sa *a, const struct lg_conf_sa *b)
-{
-	return a->mode == b->mode && a->cipher == b->cipher &&
-	       a->cipher_key_len == b->cipher_key_len && a->auth == b->auth &&
-	       a->esn == b->esn && memcmp(&a->local, &b->local, sizeof(a->local)) == 0 &&
-	       memcmp(&a->remote, &b->remote, sizeof(a->remote)) == 0;
-}
-
-static uint32_t
-pset_of(const struct lg_conf *c, uint32_t sa)
-{
-	uint32_t i;
-
-	for (i = 0; i < sa; i++) {
-		if (congruent(&c->sas[i], &c->sas[sa]))
-			break;
-	}
-	return i + 1;
-}
-
-static void
-sa_prm_of(struct lg_sa_prm *p, const struct lg_gw *gw, const struct lg_conf_sa *cs,
-	  uint32_t slot)
-{
-	bool salted = cs->cipher == LG_CIPHER_AES128_CTR || cs->auth == LG_AUTH_AEAD;
-
-	*p = (struct lg_sa_prm){
-		.name = cs->name, .peer_id = gw->conf->peers[cs->peer].id,
-		.dir = cs->dir == LG_DIR_OUTBOUND ? LG_SA_OUT : LG_SA_IN,
-		.mode = cs->mode == LG_SA_TRANSPORT ? LG_SA_M_TRANSPORT : LG_SA_M_TUNNEL,
-		.spi = cs->spi, .af = cs->local.af, .inner_af = cs->inner_af,
-		.cipher = cipher_map[cs->cipher], .cipher_key = cs->cipher_key,
-		.cipher_key_len = cs->cipher_key_len, .salt = salted ? cs->salt : NULL,
-		.auth = auth_map[cs->auth], .auth_key = cs->auth_key,
-		.auth_key_len = cs->auth_key_len,
-		.replay_window = cs->replay_window, .esn = cs->esn,
-		.encap_udp = cs->encap_udp, .encap_sport = cs->encap_sport,
-		.encap_dport = cs->encap_dport, .df = df_map[cs->df], .dscp = cs->dscp,
-		.ttl = cs->ttl,
-		.ident = ident_of(gw->conf, cs->peer), .pset = pset_of(gw->conf, slot),
-		.sqn_atom = gw->nworkers > 1, .cpu = gw->conf->crypto.mode == LG_CRYPTO_CPU,
-		.slot = slot, .dev_ids = gw->cdev, .ndev = gw->ncdev,
-		.sess_mp = gw->sess_pool, .socket = (int)rte_socket_id(),
-	};
-	memcpy(p->local, cs->local.b, sizeof(p->local));
-	memcpy(p->remote, cs->remote.b, sizeof(p->remote));
-}
-
-static int
-setup_sas(struct lg_gw *gw, char *err, size_t errlen)
-{
-	struct lg_dp *dp = gw->dp;
-	char suite[48];
-	uint32_t i;
-
-	if (gw->conf->nsas > LG_SA_SLOTS)
-		return ERR("%s: %u SAs, at most %u are supported", gw->conf->file,
-			   gw->conf->nsas, LG_SA_SLOTS);
-	for (i = 0; i < gw->conf->nsas; i++) {
-		const struct lg_conf_sa *cs = &gw->conf->sas[i];
-		struct lg_sa_prm p;
-
-		struct lg_sa *sa;
-
-		sa_prm_of(&p, gw, cs, i);
-		sa = lg_sa_create(&p);
-		/* p holds only pointers to the keys, but leaves no copy either way. */
-		explicit_bzero(&p, sizeof(p));
-		/* release: pairs with the workers' acquire load of the slot; the
-		 * slot is published before the SAD entry that leads to it. */
-		__atomic_store_n(&dp->sa[i], sa, __ATOMIC_RELEASE);
-		if (dp->sa[i] == NULL && rte_errno == ENOTSUP)
-			return ERR("%s:%u:%u: SA '%s': a crypto device in crypto.devices cannot run"
-				   " %s%s (crypto_aesni_gcm runs AES-GCM only, crypto_aesni_mb"
-				   " every suite)", AT(cs->at), cs->name,
-				   lg_suite_format(cs, suite, sizeof(suite)),
-				   gw->conf->crypto.mode == LG_CRYPTO_CPU ? " in cpu mode" : "");
-		if (dp->sa[i] == NULL)
-			return ERR("%s:%u:%u: SA '%s': cannot be created: %s", AT(cs->at),
-				   cs->name, rte_strerror(rte_errno));
-		if (cs->dir == LG_DIR_INBOUND && lg_sad_add(dp->sad, cs->spi, i) != 0)
-			return ERR("%s:%u:%u: SA '%s': SAD insert failed", AT(cs->at), cs->name);
-	}
-	return 0;
-}
-
-/* Rank = position in (priority, file order): the SPD's total order. */
-static uint32_t
-policy_rank(const struct lg_conf *c, uint32_t idx)
-{
-	uint32_t i, rank = 0;
-
-	for (i = 0; i < c->npolicies; i++) {
-		if (c->policies[i].priority < c->policies[idx].priority ||
-		    (c->policies[i].priority == c->policies[idx].priority && i < idx))
-			rank++;
-	}
-	return rank;
-}
-
-static void
-entry_of(struct lg_spd_entry *e, const struct lg_conf_policy *p)
-{
-	memset(e, 0, sizeof(*e));
-	e->af = p->af;   /* 0: no address selector, both families */
-	memcpy(e->src, p->src.addr.b, sizeof(e->src));
-	memcpy(e->dst, p->dst.addr.b, sizeof(e->dst));
-	e->src_len = p->src.len;
-	e->dst_len = p->dst.len;
-	e->proto = p->proto;
-	e->sport_hi = e->dport_hi = UINT16_MAX;
-	e->action = p->action == LG_ACT_PROTECT ? LG_SPD_PROTECT :
-		    p->action == LG_ACT_BYPASS ? LG_SPD_BYPASS : LG_SPD_DISCARD;
-	e->sa_slot = p->sa;
-}
-
-/* One ACL rule per (sport range x dport range) of each policy. */
-static uint32_t
-expand_policy(struct lg_spd_entry *out, const struct lg_conf_policy *p,
-	      uint32_t id, uint32_t rank)
-{
-	uint32_t ns = p->nsport ? p->nsport : 1, nd = p->ndport ? p->ndport : 1;
-	uint32_t s, d, n = 0;
-
-	for (s = 0; s < ns; s++) {
-		for (d = 0; d < nd; d++, n++) {
-			entry_of(&out[n], p);
-			out[n].policy_id = id;
-			out[n].rank = rank;
-			if (p->nsport) {
-				out[n].sport_lo = p->sport[s].lo;
-				out[n].sport_hi = p->sport[s].hi;
-			}
-			if (p->ndport) {
-				out[n].dport_lo = p->dport[d].lo;
-				out[n].dport_hi = p->dport[d].hi;
-			}
-		}
-	}
-	return n;
-}
-
-static struct lg_spd *
-build_spd(struct lg_gw *gw, enum lg_dir dir, char *err, size_t errlen)
-{
-	const struct lg_conf *c = gw->conf;
-	struct lg_spd_entry *e;
-	struct lg_spd *spd;
-	uint32_t i, n = 0;
-
-	e = calloc((size_t)c->npolicies * LG_RANGES_MAX * LG_RANGES_MAX + 1, sizeof(*e));
-	if (e == NULL)
-		return NULL;
-	for (i = 0; i < c->npolicies; i++) {
-		const struct lg_conf_policy *p = &c->policies[i];
-
-		if (p->dir != dir)
-			continue;
-		n += expand_policy(&e[n], p, i, policy_rank(c, i));
-	}
-	spd = lg_spd_create(dir == LG_DIR_OUTBOUND ? "lg_spd_out" : "lg_spd_in", e, n,
-			    (int)rte_socket_id());
-	if (spd == NULL)
-		snprintf(err, errlen, "%s: cannot build the %s SPD: %s", c->file,
-			 lg_dir_name(dir), rte_strerror(rte_errno));
-	free(e);
-	return spd;
-}
-
-static int
-setup_routes(struct lg_gw *gw, char *err, size_t errlen)
-{
-	const struct lg_conf *c = gw->conf;
-	struct lg_route_entry *e = calloc(c->nroutes + 1, sizeof(*e));
-	uint32_t i;
-
-	if (e == NULL)
-		return -ENOMEM;
-	for (i = 0; i < c->nroutes; i++) {
-		const struct lg_conf_route *r = &c->routes[i];
-
-		e[i].af = r->dst.addr.af;
-		memcpy(e[i].addr, r->dst.addr.b, sizeof(e[i].addr));
-		e[i].len = r->dst.len;
-		e[i].port = gw->dp->port[r->port].port_id;
-		memcpy(e[i].mac.addr_bytes, r->next_hop_mac, 6);
-	}
-	gw->dp->routes = lg_routes_create("lg_routes", e, c->nroutes, (int)rte_socket_id());
-	free(e);
-	if (gw->dp->routes == NULL)
-		return ERR("%s: cannot build the route table: %s", c->file,
-			   rte_strerror(rte_errno));
-	return 0;
-}
-
 static int
 setup_workers(struct lg_gw *gw, char *err, size_t errlen)
 {
@@ -419,17 +191,12 @@ lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 	if (rc == 0)
 		rc = setup_ports(gw, err, errlen);
 	if (rc == 0)
-		rc = setup_sas(gw, err, errlen);
-	if (rc == 0 && (gw->dp->spd_out = build_spd(gw, LG_DIR_OUTBOUND, err, errlen)) == NULL)
-		rc = -EINVAL;
-	if (rc == 0 && (gw->dp->spd_in = build_spd(gw, LG_DIR_INBOUND, err, errlen)) == NULL)
-		rc = -EINVAL;
-	if (rc == 0)
-		rc = setup_routes(gw, err, errlen);
-	if (rc == 0)
 		rc = setup_workers(gw, err, errlen);
 	if (rc == 0)
 		rc = setup_latch(gw, err, errlen);
+	/* SAs, SPDs, routes: the startup config is the first change. */
+	if (rc == 0)
+		rc = lg_gw_apply_init(gw, err, errlen);
 	return rc;
 }
 
@@ -464,7 +231,7 @@ lg_gw_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key
 {
 	struct lg_event ev;
 
-	lg_event_fill(&ev, l, k, pos, from, to, reason, 0, 0, 0, UINT32_MAX);
+	lg_event_fill(&ev, l, k, pos, from, to, reason, 0, NULL);
 	if (!lg_event_put(gw->dp->events, &ev))
 		gw->event_overflow++;
 }
@@ -579,6 +346,7 @@ lg_gw_teardown(struct lg_gw *gw)
 	uint32_t i;
 
 	if (dp != NULL) {
+		lg_gw_apply_fini(gw);
 		for (i = 0; i < dp->nports && !gw->ports_closed; i++)
 			lg_port_stop(dp->port[i].port_id);
 		for (i = 0; i < dp->sa_slots && dp->sa != NULL; i++)

@@ -18,7 +18,7 @@ rd(const uint64_t *p)
 void
 lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 {
-	uint32_t i, j, nsas = gw->conf->nsas;
+	uint32_t i, j;
 
 	memset(t, 0, sizeof(*t));
 	t->t = (double)(rte_rdtsc() - gw->start_tsc) / (double)rte_get_tsc_hz();
@@ -34,7 +34,8 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 			t->port[j].tx_bytes += rd(&s->port[j].tx_bytes);
 			t->port[j].tx_dropped += rd(&s->port[j].tx_dropped);
 		}
-		for (j = 0; j < nsas; j++) {
+		/* By slot: counters follow an SA's name across rekeys. */
+		for (j = 0; j < LG_SA_SLOTS; j++) {
 			t->sa[j].pkts += rd(&s->sa[j].pkts);
 			t->sa[j].bytes += rd(&s->sa[j].bytes);
 		}
@@ -82,9 +83,11 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 
 		fprintf(f, "  SA   %-8s %-8s spi 0x%08x %-11s packets: %-12" PRIu64
 			" bytes: %-14" PRIu64, s->name, lg_dir_name(s->dir), s->spi,
-			lg_suite_format(s, suite, sizeof(suite)), t->sa[i].pkts, t->sa[i].bytes);
+			lg_suite_format(s, suite, sizeof(suite)), t->sa[gw->sa_slot[i]].pkts,
+			t->sa[gw->sa_slot[i]].bytes);
 		if (prev)
-			fprintf(f, " pps: %.0f", rate(t->sa[i].pkts, prev->sa[i].pkts, dt));
+			fprintf(f, " pps: %.0f", rate(t->sa[gw->sa_slot[i]].pkts,
+						      prev->sa[gw->sa_slot[i]].pkts, dt));
 		fputc('\n', f);
 	}
 	if (gw->dp->latch != NULL)
@@ -152,7 +155,7 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 			i ? "," : "", s->name, lg_dir_name(s->dir), s->spi, c->peers[s->peer].name,
 			s->mode == LG_SA_TRANSPORT ? "transport" : "tunnel",
 			lg_suite_format(s, suite, sizeof(suite)), s->esn ? "true" : "false",
-			t->sa[i].pkts, t->sa[i].bytes);
+			t->sa[gw->sa_slot[i]].pkts, t->sa[gw->sa_slot[i]].bytes);
 	}
 	fprintf(f, "],\"drops\":{");
 	for (i = 0; i < LG_DROP_MAX; i++)
@@ -189,22 +192,31 @@ static const char *const ev_reason[] = {
 	[LG_REASON_SA_CONFLICT] = "SA_CONFLICT", [LG_REASON_INBOUND_MISMATCH] = "INBOUND_MISMATCH",
 	[LG_REASON_SPD_CHANGE] = "SPD_CHANGE", [LG_REASON_ADMIN] = "ADMIN",
 	[LG_REASON_IDLE] = "IDLE", [LG_REASON_TCP_CLOSE] = "TCP_CLOSE",
-	[LG_REASON_BROKEN_TIMEOUT] = "BROKEN_TIMEOUT",
+	[LG_REASON_BROKEN_TIMEOUT] = "BROKEN_TIMEOUT", [LG_REASON_RESTORED] = "RESTORED",
 };
 
-/* What a side of the event refers to: identity id -> peer, slot -> SA. */
+/* What a side of the event refers to: the interned identity and parameter
+ * set (suite, mode, endpoints), the SA's name by slot, the SPI when known. */
 static void
-ev_side(FILE *f, const struct lg_conf *c, uint32_t ident, uint32_t pset, uint32_t slot)
+ev_side(FILE *f, const struct lg_gw *gw, uint32_t ident, uint32_t pset, uint32_t slot,
+	uint32_t spi)
 {
-	fprintf(f, "{\"peer_id\":\"%s\",\"pset\":%u", ident >= 1 && ident <= c->npeers ?
-		c->peers[ident - 1].id : "", pset);
-	if (slot < c->nsas) {
-		char suite[48];
+	const struct lg_pset_def *d = lg_gw_pset_def(gw, pset);
 
-		fprintf(f, ",\"sa\":\"%s\",\"spi\":%u,\"suite\":\"%s\",\"mode\":\"%s\"",
-			c->sas[slot].name, c->sas[slot].spi,
-			lg_suite_format(&c->sas[slot], suite, sizeof(suite)),
-			c->sas[slot].mode == LG_SA_TRANSPORT ? "transport" : "tunnel");
+	fprintf(f, "{\"peer_id\":\"%s\",\"pset\":%u", lg_gw_ident_name(gw, ident), pset);
+	if (slot != UINT32_MAX && lg_gw_slot_name(gw, slot)[0] != '\0')
+		fprintf(f, ",\"sa\":\"%s\"", lg_gw_slot_name(gw, slot));
+	if (spi != 0)
+		fprintf(f, ",\"spi\":%u", spi);
+	if (d != NULL) {
+		struct lg_conf_sa cs = { .cipher = d->cipher, .auth = d->auth };
+		char suite[48], a[46], b[46];
+
+		fprintf(f, ",\"suite\":\"%s\",\"mode\":\"%s\",\"local\":\"%s\",\"remote\":\"%s\"",
+			lg_suite_format(&cs, suite, sizeof(suite)),
+			d->mode == LG_SA_TRANSPORT ? "transport" : "tunnel",
+			lg_addr_format(&d->local, a, sizeof(a)),
+			lg_addr_format(&d->remote, b, sizeof(b)));
 	}
 	fputc('}', f);
 }
@@ -212,7 +224,6 @@ ev_side(FILE *f, const struct lg_conf *c, uint32_t ident, uint32_t pset, uint32_
 void
 lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f)
 {
-	const struct lg_conf *c = gw->conf;
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], when[40];
 	int af = ev->key.af == 6 ? AF_INET6 : AF_INET;
 	uint64_t ago = (rte_rdtsc() - ev->tsc) * 1000000ull / rte_get_tsc_hz();
@@ -227,6 +238,13 @@ lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f)
 	us = us < 0 ? us + 1000000 : us;
 	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ev->kind == LG_EVENT_SUMMARY) {
+		/* One per configuration change that moved latches (item 24). */
+		fprintf(f, "{\"event\":\"summary\",\"time\":\"%s.%06ldZ\",\"change\":%u,"
+			"\"new_state\":\"%s\",\"latches\":%u}\n", when, us, ev->change,
+			lg_latch_state_name(ev->new_state), ev->count);
+		return;
+	}
 	inet_ntop(af, ev->key.lo, a, sizeof(a));
 	inet_ntop(af, ev->key.hi, b, sizeof(b));
 	fprintf(f, "{\"event\":\"latch\",\"time\":\"%s.%06ldZ\",\"latch_id\":%u,"
@@ -237,10 +255,10 @@ lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f)
 		ev->reason < RTE_DIM(ev_reason) && ev_reason[ev->reason] ? ev_reason[ev->reason] : "?",
 		ev->dir ? "inbound" : "outbound", ev->key.proto, a, ntohs(ev->key.port_lo), b,
 		ntohs(ev->key.port_hi));
-	ev_side(f, c, ev->ident, ev->pset, ev->sa_slot);
+	ev_side(f, gw, ev->ident, ev->pset, ev->sa_slot, 0);
 	if (ev->new_sa_slot != UINT32_MAX) {
 		fprintf(f, ",\"conflicting\":");
-		ev_side(f, c, ev->new_ident, ev->new_pset, ev->new_sa_slot);
+		ev_side(f, gw, ev->new_ident, ev->new_pset, ev->new_sa_slot, ev->new_spi);
 	}
 	fprintf(f, "}\n");
 }

@@ -18,6 +18,7 @@
 #include <rte_ring_elem.h>
 
 #include "latch.h"
+#include "sa.h"
 
 enum lg_event_reason {
 	LG_REASON_SA_CONFLICT = 1,   /* other parameters on this flow's SA */
@@ -27,6 +28,13 @@ enum lg_event_reason {
 	LG_REASON_IDLE,
 	LG_REASON_TCP_CLOSE,
 	LG_REASON_BROKEN_TIMEOUT,    /* on_break: close, BROKEN for close_after */
+	LG_REASON_RESTORED,          /* the conflict is gone (item 23) */
+};
+
+enum lg_event_kind {
+	LG_EVENT_LATCH = 0,          /* one latch's transition */
+	LG_EVENT_SUMMARY,            /* one configuration change: count latches
+				      * moved to new_state (LATCHING.md item 24) */
 };
 
 struct lg_event {
@@ -40,21 +48,28 @@ struct lg_event {
 	uint32_t sa_slot;              /* latched on */
 	uint32_t new_ident, new_pset;  /* the conflicting ones (0 = none) */
 	uint32_t new_sa_slot;          /* UINT32_MAX = none */
+	uint32_t new_spi;              /* of the conflicting SA */
+	uint32_t count;                /* SUMMARY */
+	uint32_t change;               /* SUMMARY: the change's number */
+	uint8_t kind;                  /* enum lg_event_kind */
+	uint8_t pad[3];
 };
 static_assert(sizeof(struct lg_event) % 4 == 0, "rte_ring element size");
 
 /* A transition of latch l at position pos, by a packet of direction dir on
- * now_sa (NULL for none: control-raised, or BYPASS). */
+ * now (NULL for none: an admin or timer transition, or BYPASS), or by a
+ * configuration change that would put the flow on now. */
 static inline void
 lg_event_fill(struct lg_event *ev, const struct lg_latch *l, const struct lg_flow_key *k,
 	      uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
-	      uint32_t now_ident, uint32_t now_pset, uint32_t now_slot)
+	      const struct lg_sa *now)
 {
 	*ev = (struct lg_event){
 		.tsc = rte_rdtsc(), .key = *k, .latch_id = pos, .old_state = from,
 		.new_state = to, .reason = reason, .dir = (uint8_t)dir, .ident = l->ident,
-		.pset = l->pset[dir], .sa_slot = l->sa_slot, .new_ident = now_ident,
-		.new_pset = now_pset, .new_sa_slot = now_slot,
+		.pset = l->pset[dir], .sa_slot = l->sa_slot,
+		.new_ident = now ? now->ident : 0, .new_pset = now ? now->pset : 0,
+		.new_sa_slot = now ? now->slot : UINT32_MAX, .new_spi = now ? now->spi : 0,
 	};
 }
 

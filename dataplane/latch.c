@@ -164,7 +164,7 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 	l->sa_slot = init->sa_slot;
 	l->policy_id = init->policy_id;
 	l->spd_gen = init->spd_gen;
-	l->flags = 0;
+	l->flags = init->flags;
 	l->created_tsc = l->last_tsc = init->now_tsc;
 	l->pkts = l->drops = 0;
 	/* release: pairs with the acquire in lg_latch_state(). */

@@ -18,7 +18,10 @@ lg_routes_create(const char *name, const struct lg_route_entry *e, uint32_t n,
 	struct rte_lpm6_config cfg6 = {
 		.max_rules = n + 16, .number_tbl8s = 1024,
 	};
-	char name6[64];
+	/* [C] rte_lpm names must be unique while the old table lives on
+	 * through a grace period after a change */
+	static uint32_t gen;
+	char name4[64], name6[64];
 	struct lg_routes *rt;
 	uint32_t i;
 
@@ -29,8 +32,10 @@ lg_routes_create(const char *name, const struct lg_route_entry *e, uint32_t n,
 		return NULL;
 	}
 	rt->def4 = rt->def6 = -1;
-	snprintf(name6, sizeof(name6), "%s6", name);
-	rt->lpm4 = rte_lpm_create(name, socket, &cfg);
+	snprintf(name4, sizeof(name4), "%s4-%u", name, gen);
+	snprintf(name6, sizeof(name6), "%s6-%u", name, gen);
+	gen++;
+	rt->lpm4 = rte_lpm_create(name4, socket, &cfg);
 	rt->lpm6 = rte_lpm6_create(name6, socket, &cfg6);
 	if (rt->lpm4 == NULL || rt->lpm6 == NULL)
 		goto fail;

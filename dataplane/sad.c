@@ -44,9 +44,33 @@ lg_sad_free(struct lg_sad *sad)
 }
 
 int
-lg_sad_add(struct lg_sad *sad, uint32_t spi, uint32_t slot)
+lg_sad_add(struct lg_sad *sad, uint32_t spi, struct lg_sa *sa)
 {
 	uint32_t key = rte_cpu_to_be_32(spi);
 
-	return rte_hash_add_key_data(sad->h, &key, (void *)(uintptr_t)slot);
+	return rte_hash_add_key_data(sad->h, &key, sa);
+}
+
+struct lg_sa *
+lg_sad_find(const struct lg_sad *sad, uint32_t spi)
+{
+	uint32_t key = rte_cpu_to_be_32(spi);
+	void *data;
+
+	return rte_hash_lookup_data(sad->h, &key, &data) >= 0 ? data : NULL;
+}
+
+int32_t
+lg_sad_del(struct lg_sad *sad, uint32_t spi)
+{
+	uint32_t key = rte_cpu_to_be_32(spi);
+
+	return rte_hash_del_key(sad->h, &key);
+}
+
+void
+lg_sad_free_pos(struct lg_sad *sad, int32_t pos)
+{
+	if (pos >= 0)
+		rte_hash_free_key_with_position(sad->h, pos);
 }

@@ -220,8 +220,7 @@ raise_event(struct lg_worker *w, const struct lg_latch *l, const struct lg_flow_
 {
 	struct lg_event ev;
 
-	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, now_sa ? now_sa->ident : 0,
-		      now_sa ? now_sa->pset : 0, now_sa ? now_sa->slot : UINT32_MAX);
+	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, now_sa);
 	if (!lg_event_put(w->dp->events, &ev))
 		w->st->event_overflow++;
 }
@@ -265,6 +264,10 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 		return LG_DROP_MAX;
 brk:
 	if (lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN)) {
+		/* What a configuration change caused, its undoing may heal;
+		 * an inbound packet on another identity's SA never does. */
+		if (reason != LG_REASON_INBOUND_MISMATCH)
+			__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
 		w->st->latch_breaks++;
 		raise_event(w, l, k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, reason, dir, sa);
 	}
@@ -316,12 +319,12 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 	int32_t pos[LG_BURST];
 	uint64_t now = rte_rdtsc();
 	uint32_t i, k = 0;
-	bool rev, won;
+	bool rev[LG_BURST], won;
 
 	if (t == NULL || n == 0)
 		return n;
 	for (i = 0; i < n; i++) {
-		lg_flow_key_make(&fk[i], kp[i], is6[i], &rev);
+		lg_flow_key_make(&fk[i], kp[i], is6[i], &rev[i]);
 		fkp[i] = &fk[i];
 	}
 	lg_latch_lookup_bulk(t, fkp, n, pos);
@@ -334,6 +337,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			struct lg_latch_init in = {
 				.state = LG_LATCH_ESTABLISHED, .ident = sa->ident,
 				.sa_slot = sa->slot, .now_tsc = now,
+				.flags = (dir == 0) != rev[i] ? LG_LATCH_LO_OUT : 0,
 			};
 
 			in.pset[dir] = sa->pset;
@@ -912,15 +916,15 @@ sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32
 	  struct lg_sa *sas[])
 {
 	const struct lg_sad *sad = __atomic_load_n(&w->dp->sad, __ATOMIC_ACQUIRE);
-	struct lg_sa **sat = __atomic_load_n(&w->dp->sa, __ATOMIC_ACQUIRE);
-	uint32_t slot[LG_BURST];
+	struct lg_sa *found[LG_BURST];
 	uint32_t i, k = 0;
-	uint64_t hit = ne ? lg_sad_lookup_bulk(sad, spi, ne, slot) : 0;
+	/* rte_hash loads the data with acquire: pairs with the control
+	 * thread's release when it (re)pointed the SPI at a new SA. */
+	uint64_t hit = ne ? lg_sad_lookup_bulk(sad, spi, ne, found) : 0;
 	enum lg_drop why;
 
 	for (i = 0; i < ne; i++) {
-		struct lg_sa *sa = (hit >> i) & 1 ?
-				   __atomic_load_n(&sat[slot[i]], __ATOMIC_ACQUIRE) : NULL;
+		struct lg_sa *sa = (hit >> i) & 1 ? found[i] : NULL;
 		struct rte_mbuf *m = esp[i];
 
 		if (unlikely(sa == NULL || sa->dir != LG_SA_IN)) {
