@@ -297,7 +297,12 @@ struct view {
 static void
 flow_packet(union lg_key *key, const struct lg_flow_key *k, const struct lg_latch *l, int dir)
 {
-	bool lo_src = ((l->flags & LG_LATCH_LO_OUT) != 0) == (dir == 0);
+	static const uint32_t lo_src_bit[2] = { LG_LATCH_LO_OUT, LG_LATCH_LO_IN };
+	uint32_t fl = __atomic_load_n(&l->flags, __ATOMIC_RELAXED);
+	/* A direction seen has its orientation recorded; one not seen yet
+	 * runs opposite to the other (a loopback may send both ways alike). */
+	bool lo_src = __atomic_load_n(&l->pset[dir], __ATOMIC_RELAXED) != 0 ?
+		      (fl & lo_src_bit[dir]) != 0 : (fl & lo_src_bit[!dir]) == 0;
 	const uint8_t *s = lo_src ? k->lo : k->hi, *d = lo_src ? k->hi : k->lo;
 	uint16_t sp = lo_src ? k->port_lo : k->port_hi, dp = lo_src ? k->port_hi : k->port_lo;
 
@@ -412,6 +417,7 @@ break_sweep(struct lg_gw *gw, const struct view *v, uint32_t change)
 		latch_event(gw, l, &k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, why, dir, sa);
 		n++;
 	}
+	gw->change_broken += n;
 	if (n > 0)
 		summary(gw, change, LG_LATCH_BROKEN, n);
 	return n;

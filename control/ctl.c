@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -103,12 +104,36 @@ send_all(int fd, const char *s, size_t n)
 	}
 }
 
+/* msg as a JSON string body: config messages quote keys a client wrote. */
+static size_t
+json_escape(char *dst, size_t cap, const char *msg)
+{
+	size_t n = 0;
+
+	for (; *msg != '\0' && n + 7 < cap; msg++) {
+		unsigned char ch = (unsigned char)*msg;
+
+		if (ch == '"' || ch == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", ch);
+		} else {
+			dst[n++] = (char)ch;
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 static void
 reply_error(int fd, const char *msg)
 {
-	char line[512];
-	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", msg);
+	char body[1024], line[1100];
+	int n;
 
+	json_escape(body, sizeof(body), msg);
+	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", body);
 	send_all(fd, line, (size_t)n);
 }
 
@@ -144,8 +169,13 @@ op_latches(FILE *f, const struct lg_gw *gw, const struct lg_json *req)
 	uint64_t limit = 1000, n = 0;
 	uint32_t pos;
 
+	const char *state = NULL, *peer = NULL, *sa = NULL;
+
 	if (lg_json_u64(req, 0, "limit", UINT32_MAX, &limit) == -EINVAL)
 		limit = 1000;
+	lg_json_string(req, 0, "state", &state);
+	lg_json_string(req, 0, "peer", &peer);
+	lg_json_string(req, 0, "sa", &sa);
 	fprintf(f, "{\"ok\":true,\"op\":\"latches\",\"latches\":[");
 	for (pos = 0; t != NULL && pos < t->slots && n < limit; pos++) {
 		const struct lg_latch *l = &t->e[pos];
@@ -153,6 +183,11 @@ op_latches(FILE *f, const struct lg_gw *gw, const struct lg_json *req)
 		struct lg_flow_key k;
 
 		if (st < LG_LATCH_LARVAL || st == LG_LATCH_DELETING || lg_latch_key(t, pos, &k) != 0)
+			continue;
+		/* Filters: state name (any case), peer identity, SA name. */
+		if ((state != NULL && strcasecmp(state, lg_latch_state_name(st)) != 0) ||
+		    (peer != NULL && strcmp(peer, lg_gw_ident_name(gw, l->ident)) != 0) ||
+		    (sa != NULL && strcmp(sa, lg_gw_slot_name(gw, l->sa_slot)) != 0))
 			continue;
 		fprintf(f, "%s", n++ ? "," : "");
 		latch_json(f, gw, pos, &k, l);
@@ -267,13 +302,97 @@ op_latch_close(int fd, struct lg_gw *gw, const struct lg_json *req)
 	send_all(fd, r, (size_t)n);
 }
 
+/*
+ * {"op":"sa-add","sa":{...}}, sa-replace (the same, by the SA's name),
+ * {"op":"sa-delete","name":N}, and likewise for policies; {"op":"reload"}
+ * re-reads the config file. The item's keys are the YAML config's
+ * (conf/README.md). Each is a whole new config applied as a difference:
+ * valid or refused as one, nothing changed on error.
+ */
+static void
+op_change(int fd, struct lg_gw *gw, const struct lg_json *req, const char *line,
+	  const char *op)
+{
+	static const struct { const char *op; enum lg_edit_kind kind; enum lg_edit_op eop; }
+	ops[] = {
+		{ "sa-add", LG_EDIT_SA, LG_EDIT_ADD },
+		{ "sa-replace", LG_EDIT_SA, LG_EDIT_REPLACE },
+		{ "sa-delete", LG_EDIT_SA, LG_EDIT_DELETE },
+		{ "policy-add", LG_EDIT_POLICY, LG_EDIT_ADD },
+		{ "policy-replace", LG_EDIT_POLICY, LG_EDIT_REPLACE },
+		{ "policy-delete", LG_EDIT_POLICY, LG_EDIT_DELETE },
+	};
+	char err[LG_ERR_MAX], r[512];
+	struct lg_change res;
+	struct lg_conf *nc = NULL;
+	const char *name = NULL;
+	size_t i;
+	int n;
+
+	if (strcmp(op, "reload") == 0) {
+		nc = lg_config_load(gw->conf->file, err, sizeof(err));
+	} else {
+		for (i = 0; i < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[i].op, op) != 0; i++)
+			;
+		if (i == sizeof(ops) / sizeof(ops[0])) {
+			reply_error(fd, "unknown op");
+			return;
+		}
+		if (ops[i].eop == LG_EDIT_DELETE) {
+			if (lg_json_string(req, 0, "name", &name) != 0) {
+				reply_error(fd, "missing or invalid member: name (a string)");
+				return;
+			}
+		} else {
+			const char *member = ops[i].kind == LG_EDIT_SA ? "sa" : "policy";
+			const struct lg_json_node *it = lg_json_get(req, 0, member);
+
+			if (it == NULL || it->type != LG_JSON_OBJECT) {
+				snprintf(err, sizeof(err), "missing or invalid member: %s (an object)",
+					 member);
+				reply_error(fd, err);
+				return;
+			}
+			if (ops[i].eop == LG_EDIT_REPLACE &&
+			    lg_json_string(req, (uint32_t)(it - req->n), "name", &name) != 0) {
+				snprintf(err, sizeof(err), "missing or invalid member: %s.name", member);
+				reply_error(fd, err);
+				return;
+			}
+		}
+		nc = lg_config_edit(gw->conf, ops[i].kind, ops[i].eop, line, strlen(line), name,
+				    err, sizeof(err));
+	}
+	if (nc == NULL) {
+		reply_error(fd, err);
+		return;
+	}
+	if (lg_gw_apply(gw, nc, &res, err, sizeof(err)) != 0) {
+		lg_config_free(nc);
+		reply_error(fd, err);
+		return;
+	}
+	n = snprintf(r, sizeof(r), "{\"ok\":true,\"op\":\"%s\",\"change\":%u,\"sas\":"
+		     "{\"added\":%u,\"replaced\":%u,\"congruent\":%u,\"deleted\":%u},"
+		     "\"spd_changed\":%s,\"routes_changed\":%s,\"broken\":%u,"
+		     "\"apply_us\":%.1f}\n", op, res.id, res.sas_added, res.sas_replaced,
+		     res.sas_congruent, res.sas_deleted, res.spd_changed ? "true" : "false",
+		     res.routes_changed ? "true" : "false", res.broken,
+		     (double)res.apply_ns / 1000.0);
+	send_all(fd, r, (size_t)n);
+}
+
 /* Members each op takes besides "op"; anything else is refused. */
 static bool
 members_ok(const struct lg_json *req, const char *op, char *bad, size_t len)
 {
 	static const struct { const char *op; const char *allowed; } ops[] = {
-		{ "latches", "limit" }, { "latch-close", "id" },
+		{ "latches", "limit" }, { "latches", "state" }, { "latches", "peer" },
+		{ "latches", "sa" }, { "latch-close", "id" },
 		{ "latch-show", "id" }, { "latch-show", "flow" },
+		{ "sa-add", "sa" }, { "sa-replace", "sa" }, { "sa-delete", "name" },
+		{ "policy-add", "policy" }, { "policy-replace", "policy" },
+		{ "policy-delete", "name" },
 	};
 	uint32_t ch;
 	size_t i;
@@ -292,10 +411,12 @@ members_ok(const struct lg_json *req, const char *op, char *bad, size_t len)
 	return true;
 }
 
+/* [C] the request being handled; its unescaped strings may hold keys */
+static struct lg_json req;
+
 static void
-handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
+handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 {
-	static struct lg_json req;
 	int fd = c->fd;
 	const char *jerr, *opv;
 	size_t joff;
@@ -340,10 +461,16 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		send_all(fd, ok, sizeof(ok) - 1);
 		return;
 	}
+	if (strncmp(op, "sa-", 3) == 0 || strncmp(op, "policy-", 7) == 0 ||
+	    strcmp(op, "reload") == 0) {
+		op_change(fd, gw, &req, line, op);
+		return;
+	}
 	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0 &&
 	    strcmp(op, "latch-show") != 0) {
 		reply_error(fd, "unknown op: expected stats, latches, latch-show, latch-close,"
-			    " monitor or version");
+			    " sa-add, sa-replace, sa-delete, policy-add, policy-replace,"
+			    " policy-delete, reload, monitor or version");
 		return;
 	}
 	f = open_memstream(&out, &len);
@@ -371,6 +498,13 @@ handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 	send_all(fd, out, len);
 	send_all(fd, "}\n", 2);
 	free(out);
+}
+
+static void
+handle_line(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
+{
+	handle_req(c, gw, line);
+	explicit_bzero(req.text, sizeof(req.text));
 }
 
 static int
@@ -428,7 +562,9 @@ read_client(struct lg_ctl_client *c, struct lg_gw *gw)
 		*nl = '\0';
 		if (nl > c->buf)
 			handle_line(c, gw, c->buf);
+		/* An SA request carries keys: leave no copy of a handled line. */
 		memmove(c->buf, nl + 1, c->len - used);
+		explicit_bzero(c->buf + c->len - used, used);
 		c->len -= used;
 		c->buf[c->len] = '\0';
 	}

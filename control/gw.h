@@ -97,6 +97,7 @@ struct lg_gw {
 	struct lg_retire *retire;
 	uint32_t nretire, cretire;
 	uint32_t nchanges;
+	uint64_t change_broken;            /* latches broken by the break sweep */
 	uint64_t restored;
 };
 

@@ -217,6 +217,7 @@ control_loop(struct lg_gw *gw, struct lg_ctl *ctl, const struct opts *o)
 		lg_ctl_poll(ctl, gw, 10);
 		/* ~400 k entries a second: a million-flow table in under 3 s. */
 		lg_gw_expire(gw, 4096);
+		lg_gw_retire_poll(gw);
 		drain_events(gw, ctl);
 		if (o->stats_period > 0 && t >= next_stats) {
 			lg_stats_collect(gw, &now);

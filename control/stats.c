@@ -92,7 +92,7 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	}
 	if (gw->dp->latch != NULL)
 		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 ", expired %" PRIu64 "\n",
-			t->latch_created, t->latch_breaks, gw->latch_expired);
+			t->latch_created, t->latch_breaks + gw->change_broken, gw->latch_expired);
 	else
 		fprintf(f, "  latches: latching off\n");
 	fprintf(f, "  drops:");
@@ -161,11 +161,13 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	for (i = 0; i < LG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", lg_drop_names[i], t->drops[i]);
 	fprintf(f, "},\"latch\":{\"enabled\":%s,\"capacity\":%u,\"created\":%" PRIu64
-		",\"breaks\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"tcp_rst\":%" PRIu64
-		",\"events\":%" PRIu64 ",\"events_lost\":%" PRIu64 "}",
+		",\"breaks\":%" PRIu64 ",\"restored\":%" PRIu64 ",\"expired\":%" PRIu64
+		",\"tcp_rst\":%" PRIu64 ",\"events\":%" PRIu64 ",\"events_lost\":%" PRIu64
+		",\"changes\":%u}",
 		gw->dp->latch ? "true" : "false", gw->dp->latch ? gw->dp->latch->capacity : 0,
-		t->latch_created, t->latch_breaks, gw->latch_expired, t->latch_closed, gw->events,
-		t->event_overflow + gw->event_overflow);
+		t->latch_created, t->latch_breaks + gw->change_broken, gw->restored,
+		gw->latch_expired, t->latch_closed, gw->events,
+		t->event_overflow + gw->event_overflow, gw->nchanges);
 	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;

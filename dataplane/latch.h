@@ -84,14 +84,15 @@ static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
 /* lg_latch.flags */
 #define LG_LATCH_FIN_OUT 0x1u     /* TCP FIN seen outbound */
 #define LG_LATCH_FIN_IN  0x2u     /* and inbound: ends after a linger */
-#define LG_LATCH_LO_OUT  0x4u     /* [I] key.lo is the source of outbound packets */
+#define LG_LATCH_LO_OUT  0x4u     /* key.lo is the source of outbound packets, */
+#define LG_LATCH_LO_IN   0x10u    /* of inbound ones; each set with its pset */
 #define LG_LATCH_HEAL    0x8u     /* BROKEN by a configuration change: may be
 				   * restored when the conflict goes (item 23) */
 
 struct lg_latch_init {
 	uint32_t state;           /* LARVAL, ESTABLISHED or BROKEN (born broken) */
 	uint32_t ident, pset[2], sa_slot, policy_id, spd_gen;
-	uint32_t flags;           /* LG_LATCH_LO_OUT */
+	uint32_t flags;           /* LG_LATCH_LO_OUT or LG_LATCH_LO_IN */
 	uint64_t now_tsc;
 };
 

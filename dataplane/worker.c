@@ -227,7 +227,7 @@ raise_event(struct lg_worker *w, const struct lg_latch *l, const struct lg_flow_
 
 static enum lg_drop
 latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
-	    const struct lg_sa *sa, int dir, const struct lg_flow_key *k, uint32_t pos)
+	    const struct lg_sa *sa, int dir, bool rev, const struct lg_flow_key *k, uint32_t pos)
 {
 	enum lg_drop why = LG_DROP_LATCH_BROKEN;
 	uint8_t reason = LG_REASON_SA_CONFLICT;
@@ -257,8 +257,12 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 	if (unlikely(p == 0)) {
 		/* First packet this way: learn the set (first writer wins). */
 		if (__atomic_compare_exchange_n(&l->pset[dir], &p, sa->pset, false,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 			p = sa->pset;
+			if (!rev)
+				__atomic_fetch_or(&l->flags, dir ? LG_LATCH_LO_IN : LG_LATCH_LO_OUT,
+						  __ATOMIC_RELAXED);
+		}
 	}
 	if (likely(p == sa->pset))
 		return LG_DROP_MAX;
@@ -337,7 +341,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			struct lg_latch_init in = {
 				.state = LG_LATCH_ESTABLISHED, .ident = sa->ident,
 				.sa_slot = sa->slot, .now_tsc = now,
-				.flags = (dir == 0) != rev[i] ? LG_LATCH_LO_OUT : 0,
+				.flags = rev[i] ? 0 : dir ? LG_LATCH_LO_IN : LG_LATCH_LO_OUT,
 			};
 
 			in.pset[dir] = sa->pset;
@@ -356,7 +360,8 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			state = lg_latch_state(t, (uint32_t)pos[i]);
 		}
 		if (pos[i] >= 0)
-			why = latch_check(w, &t->e[pos[i]], state, sa, dir, &fk[i], (uint32_t)pos[i]);
+			why = latch_check(w, &t->e[pos[i]], state, sa, dir, rev[i], &fk[i],
+					  (uint32_t)pos[i]);
 		if (why != LG_DROP_MAX) {
 			drop(w, mb[i], why);
 			continue;
