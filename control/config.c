@@ -2367,6 +2367,8 @@ static int parse_member(struct pc *pc, const char *text, size_t len, const char 
 	} else if (v->type != YAML_MAPPING_NODE) {
 		rc = fail(pc, v, member, "expected a mapping");
 	} else {
+		/* As items_parse's calloc'ed arrays: unset fields are zero. */
+		memset(obj, 0, t->size);
 		if (t->defaults != NULL)
 			memcpy(obj, t->defaults, t->size);
 		*(struct lg_where *)((char *)obj + t->at_off) = where(v);

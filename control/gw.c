@@ -275,13 +275,13 @@ lg_gw_expire(struct lg_gw *gw, uint32_t budget)
 			continue;
 		}
 		/* A BROKEN latch's last_tsc stopped at its last accepted packet,
-		 * which is when it broke. */
+		 * which is when it broke. Signed: a worker may have stored a
+		 * time later than `now` since it was read. */
+		int64_t age = (int64_t)(now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED));
 		bool brk = s == LG_LATCH_BROKEN && gw->conf->latch.close_on_break &&
-			   now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) >=
-			   (uint64_t)gw->conf->latch.break_close_s * rte_get_tsc_hz();
+			   age >= (int64_t)gw->conf->latch.break_close_s * (int64_t)rte_get_tsc_hz();
 
-		if (!brk &&
-		    now - __atomic_load_n(&l->last_tsc, __ATOMIC_RELAXED) < idle_limit(gw, k.proto, l))
+		if (!brk && age < (int64_t)idle_limit(gw, k.proto, l))
 			continue;
 		/* A packet may race us: the one CAS in lg_latch_remove decides. */
 		if (lg_latch_remove(t, &k, s) != 0)

@@ -293,6 +293,9 @@ main(int argc, char **argv)
 		rc = 1;
 out:
 	lg_ctl_close(&ctl);
+	/* Runtime changes replace the running config: free the last one. */
+	if (gw.conf != NULL)
+		conf = gw.conf;
 	lg_gw_teardown(&gw);
 	lg_config_free(conf);
 	rte_eal_cleanup();

@@ -83,6 +83,7 @@ python_suite interop "interop (scapy oracle)" test/interop/test_interop.py \
 python_suite latch "connection latching" test/interop/test_latch.py
 python_suite review "review regressions" test/interop/test_review.py
 python_suite control "process and control socket" test/interop/test_control.py
+python_suite changes "runtime SA and policy changes (tap ports)" test/interop/test_changes.py
 
 if [ ${#suites_failed[@]} -gt 0 ]; then
 	echo "test: failing suites: ${suites_failed[*]}"
