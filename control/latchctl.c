@@ -16,18 +16,30 @@
 
 #define DEFAULT_SOCKET "/run/latchgate/control.sock"
 #define REPLY_MAX (1u << 22)
+#define REQ_MAX 65536    /* the gateway's LG_CTL_LINE_MAX */
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: latchctl [-s SOCKET] [--json] COMMAND [ARG]\n"
+		"usage: latchctl [-s SOCKET] [--json] COMMAND [ARG...]\n"
 		"commands:\n"
 		"  stats             port, SA, drop, latch and lcore counters of the running gateway\n"
-		"  latches [LIMIT]   the live latches (default the first 1000): flow, state, SA, peer\n"
+		"  latches [LIMIT] [state=STATE] [peer=ID] [sa=NAME]\n"
+		"                    the live latches (default the first 1000): flow, state, SA,\n"
+		"                    peer; filtered by state (established, broken, ...), peer\n"
+		"                    identity or SA name\n"
 		"  latch-show ID | latch-show PROTO SRC SPORT DST DPORT\n"
 		"                    one latch, by id or by its flow (either direction)\n"
 		"  latch-close ID    close a latch by its id (administrative close, RFC 5660 §2.2)\n"
+		"  sa-add FILE       add an SA; FILE (or - for stdin) holds it as one JSON object\n"
+		"                    with the config's keys (conf/README.md), keys included\n"
+		"  sa-replace FILE   replace the SA of that name (a rekey): congruent flows stay,\n"
+		"                    the others break first (latch-broken notifications)\n"
+		"  sa-delete NAME    delete an SA no policy uses\n"
+		"  policy-add FILE | policy-replace FILE | policy-delete NAME\n"
+		"                    the same for SPD entries\n"
+		"  reload            re-read the config file and apply what changed\n"
 		"  monitor [COUNT]   stream latch events (broken, closed, ...); stop after COUNT\n"
 		"  version           the gateway's version\n"
 		"options:\n"
@@ -186,23 +198,102 @@ flow_request(char *req, size_t len, char *const a[5])
 			"\"sport\":%lu,\"dst\":\"%s\",\"dport\":%lu}}\n", p, a[1], sp, a[3], dp);
 }
 
-/* The JSON request line for a command; -1 if unknown or its argument is bad. */
+/* A name or identity for a JSON string: no quotes, escapes or controls. */
 static int
-build_request(char *req, size_t len, const char *cmd, const char *arg)
+plain(const char *v, size_t max)
 {
-	char *end;
-	unsigned long long v = 0;
+	size_t n = strlen(v);
 
+	if (n == 0 || n >= max)
+		return 0;
+	for (; *v; v++)
+		if (*v == '"' || *v == '\\' || (unsigned char)*v < 0x20)
+			return 0;
+	return 1;
+}
+
+/*
+ * The item for sa-add/-replace and policy-add/-replace: one JSON object
+ * with the config's keys, from FILE or "-" (stdin). Read here rather than
+ * given in argv, where every user could read the keys (ps). Line breaks
+ * become spaces: the request is one line (a raw newline is not valid
+ * inside a JSON string anyway).
+ */
+static int
+item_request(char *req, size_t len, const char *op, const char *member, const char *file)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	int n = snprintf(req, len, "{\"op\":\"%s\",\"%s\":", op, member);
+	size_t r, i;
+
+	if (f == NULL) {
+		fprintf(stderr, "latchctl: %s: %s\n", file, strerror(errno));
+		return -2;
+	}
+	r = fread(req + n, 1, len - (size_t)n - 3, f);
+	if (f != stdin)
+		fclose(f);
+	if (r == len - (size_t)n - 3) {
+		fprintf(stderr, "latchctl: %s: too long for one request\n", file);
+		explicit_bzero(req, len);
+		return -2;
+	}
+	for (i = (size_t)n; i < (size_t)n + r; i++)
+		if (req[i] == '\n' || req[i] == '\r')
+			req[i] = ' ';
+	memcpy(req + n + r, "}\n", 3);
+	return n + (int)r + 2;
+}
+
+/* The JSON request line for a command; -1 if unknown or an argument is
+ * bad, -2 when the reason was already printed. */
+static int
+build_request(char *req, size_t len, const char *cmd, int argc, char *const argv[])
+{
+	const char *arg = argc > 0 ? argv[0] : NULL;
+	unsigned long long v = 0;
+	char *end;
+	int n, i;
+
+	if (strcmp(cmd, "latches") == 0) {
+		/* latches [LIMIT] [state=S] [peer=ID] [sa=NAME] */
+		n = snprintf(req, len, "{\"op\":\"latches\"");
+		for (i = 0; i < argc; i++) {
+			const char *eq = strchr(argv[i], '=');
+
+			if (eq == NULL) {
+				v = strtoull(argv[i], &end, 10);
+				if (argv[i][0] < '0' || argv[i][0] > '9' || *end != '\0')
+					return -1;
+				n += snprintf(req + n, len - (size_t)n, ",\"limit\":%llu", v);
+			} else if ((strncmp(argv[i], "state=", 6) == 0 ||
+				    strncmp(argv[i], "peer=", 5) == 0 ||
+				    strncmp(argv[i], "sa=", 3) == 0) && plain(eq + 1, 128)) {
+				n += snprintf(req + n, len - (size_t)n, ",\"%.*s\":\"%s\"",
+					      (int)(eq - argv[i]), argv[i], eq + 1);
+			} else {
+				return -1;
+			}
+		}
+		return n + snprintf(req + n, len - (size_t)n, "}\n");
+	}
+	if (argc > 1)
+		return -1;
+	if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "version") == 0 ||
+	     strcmp(cmd, "reload") == 0) && arg == NULL)
+		return snprintf(req, len, "{\"op\":\"%s\"}\n", cmd);
+	if ((strcmp(cmd, "sa-delete") == 0 || strcmp(cmd, "policy-delete") == 0) && arg != NULL)
+		return plain(arg, 32) ? snprintf(req, len, "{\"op\":\"%s\",\"name\":\"%s\"}\n",
+						 cmd, arg) : -1;
+	if ((strcmp(cmd, "sa-add") == 0 || strcmp(cmd, "sa-replace") == 0) && arg != NULL)
+		return item_request(req, len, cmd, "sa", arg);
+	if ((strcmp(cmd, "policy-add") == 0 || strcmp(cmd, "policy-replace") == 0) && arg != NULL)
+		return item_request(req, len, cmd, "policy", arg);
 	if (arg != NULL) {
 		v = strtoull(arg, &end, 10);
 		if (*arg < '0' || *arg > '9' || *end != '\0')
 			return -1;
 	}
-	if ((strcmp(cmd, "stats") == 0 || strcmp(cmd, "version") == 0) && arg == NULL)
-		return snprintf(req, len, "{\"op\":\"%s\"}\n", cmd);
-	if (strcmp(cmd, "latches") == 0)
-		return arg ? snprintf(req, len, "{\"op\":\"latches\",\"limit\":%llu}\n", v)
-			   : snprintf(req, len, "{\"op\":\"latches\"}\n");
 	if (strcmp(cmd, "monitor") == 0)
 		return snprintf(req, len, "{\"op\":\"monitor\"}\n");
 	if (strcmp(cmd, "latch-show") == 0 && arg != NULL)
@@ -258,7 +349,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("LATCHGATE_SOCKET");
-	char req[256], *reply;
+	static char req[REQ_MAX];
+	char *reply;
 	int c, json = 0, fd, n, ok;
 
 	if (path == NULL)
@@ -279,11 +371,13 @@ main(int argc, char **argv)
 		}
 		goto send;
 	}
-	if (optind >= argc || optind < argc - 2) {
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
-	n = build_request(req, sizeof(req), argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	n = build_request(req, sizeof(req), argv[optind], argc - optind - 1, argv + optind + 1);
+	if (n == -2)
+		return 2;
 	if (n < 0) {
 		fprintf(stderr, "latchctl: unknown command or bad argument: %s%s%s\n", argv[optind],
 			optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
@@ -294,7 +388,9 @@ send:
 	fd = connect_to(path);
 	if (fd < 0)
 		return 1;
-	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+	ok = send(fd, req, (size_t)n, MSG_NOSIGNAL) == n;
+	explicit_bzero(req, (size_t)n);   /* an SA request holds its keys */
+	if (!ok) {
 		fprintf(stderr, "latchctl: send: %s\n", strerror(errno));
 		close(fd);
 		return 1;

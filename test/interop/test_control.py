@@ -84,7 +84,7 @@ def stats(sock):
     return json.loads(r.stdout)["stats"]
 
 
-def as_other_uid(sock_path):
+def as_other_uid(sock_path, data=b'{"op":"stats"}\n'):
     """Connect as uid 65534 (the socket is opened up for this test only) and
     return the reply, or the error."""
     rd, wr = os.pipe()
@@ -94,7 +94,7 @@ def as_other_uid(sock_path):
         try:
             os.setgid(65534)
             os.setuid(65534)
-            out = request(sock_path, b'{"op":"stats"}\n')
+            out = request(sock_path, data)
         except Exception as e:  # noqa: BLE001 - report any failure to the parent
             out = "error: %s" % e
         os.write(wr, out.encode()[:4096])
@@ -228,6 +228,46 @@ def main():
             ("unknown member", b'{"op":"stats","verbose":true}\n', "unknown member for op stats"),
             ("bad id type", b'{"op":"latch-close","id":"7"}\n', "latch-close: expected"),
         ]
+        # Runtime SA and policy operations that must be refused whole.
+        sa_base = {"name": "x", "direction": "outbound", "spi": 0x5000, "peer": "site-b",
+                   "local": "172.16.1.5", "remote": "172.16.2.5"}
+        gcm = {"algorithm": "aes-128-gcm", "key": KEY, "salt": SALT}
+
+        def op(o):
+            return (json.dumps(o) + "\n").encode()
+
+        bad += [
+            ("SA with NULL encryption and NULL integrity",
+             op({"op": "sa-add", "sa": dict(sa_base, cipher={"algorithm": "null"},
+                                            auth={"algorithm": "null"})}),
+             "NULL encryption with NULL integrity is refused"),
+            ("SA with a 15-byte AES-128 key",
+             op({"op": "sa-replace", "sa": dict(sa_base, name="to-b", aead=dict(
+                 gcm, key="0x" + "11" * 15))}),
+             "key 'key': expected 16 bytes"),
+            ("replace of an unknown SA", op({"op": "sa-replace", "sa": dict(sa_base, aead=gcm)}),
+             "unknown SA 'x'"),
+            ("SA for an unknown peer", op({"op": "sa-add", "sa": dict(sa_base, peer="nobody",
+                                                                       aead=gcm)}),
+             "unknown peer 'nobody'"),
+            ("SA that is not an object", b'{"op":"sa-add","sa":5}\n',
+             "missing or invalid member: sa"),
+            ("delete of an SA a policy uses", op({"op": "sa-delete", "name": "to-b"}),
+             "used by policy 'out'"),
+            ("policy overlapping at equal priority",
+             op({"op": "policy-add", "policy": {"name": "p", "direction": "outbound",
+                                                "priority": 10, "src": "192.168.1.0/24",
+                                                "dst": "192.168.2.0/25", "action": "discard"}}),
+             "overlaps policy 'out'"),
+            ("policy naming an SA of the other direction",
+             op({"op": "policy-replace", "policy": {"name": "out", "direction": "outbound",
+                                                    "priority": 10, "src": "192.168.1.0/24",
+                                                    "dst": "192.168.2.0/24", "action": "protect",
+                                                    "sa": "from-b"}}),
+             "expected an outbound SA"),
+        ]
+        changes0 = stats(sock)["latch"]["changes"]
+        sas0 = [(x["name"], x["spi"]) for x in stats(sock)["sas"]]
         for name, data, want in bad:
             rep = request(sock, data)
             outputs.append(rep)
@@ -240,9 +280,18 @@ def main():
 
         os.chmod(sock, 0o666)
         rep = as_other_uid(sock)
+        rep2 = as_other_uid(sock, op({"op": "sa-replace", "sa": dict(sa_base, name="to-b",
+                                                                     aead=gcm)}))
         os.chmod(sock, 0o600)
         check("client of another uid is refused", '"ok":false' in rep and "permission denied" in rep,
               repr(rep[:200]))
+        check("an SA replace from another uid is refused", '"ok":false' in rep2 and
+              "permission denied" in rep2, repr(rep2[:200]))
+        s1 = stats(sock)
+        check("nothing changed after the refused requests: same SAs and SPIs, no change applied",
+              s1["latch"]["changes"] == changes0 and
+              [(x["name"], x["spi"]) for x in s1["sas"]] == sas0 and s1["latch"]["breaks"] == 0,
+              (s1["latch"], sas0))
 
         s2 = stats(sock)
         sa2 = {x["name"]: x for x in s2["sas"]}
