@@ -63,7 +63,7 @@ echo "$out"
 add default-config "$rc" "$([ $rc -eq 0 ] && echo '1 passed, 0 failed' || echo '0 passed, 1 failed')"
 
 # python_suite NAME TITLE SCRIPT [ARGS]: one /usr/bin/python3 suite, its
-# PASS/FAIL lines shown, its closing line counted; on failure the rest of
+# PASS/FAIL (and "figure:") lines shown, its closing line counted; on failure the rest of
 # its output too.
 python_suite() {
 	local name=$1 title=$2 out rc
@@ -73,7 +73,7 @@ python_suite() {
 	# PIPESTATUS would only see the subshell, not the pipeline inside it.
 	out=$(/usr/bin/python3 "$@" 2>&1 | grep -v -i 'warning')
 	rc=$?
-	printf '%s\n' "$out" | grep -E '^(PASS|FAIL)' || true
+	printf '%s\n' "$out" | grep -E '^(PASS|FAIL|figure:)' || true
 	[ "$rc" -eq 0 ] || printf '%s\n' "$out" | grep -v '^PASS' | tail -40
 	add "$name" "$rc" "$out"
 }
@@ -84,6 +84,7 @@ python_suite latch "connection latching" test/interop/test_latch.py
 python_suite review "review regressions" test/interop/test_review.py
 python_suite control "process and control socket" test/interop/test_control.py
 python_suite changes "runtime SA and policy changes (tap ports)" test/interop/test_changes.py
+python_suite rekey "rekeys under traffic, notification latency" test/interop/test_rekey.py
 
 if [ ${#suites_failed[@]} -gt 0 ]; then
 	echo "test: failing suites: ${suites_failed[*]}"
