@@ -7,6 +7,7 @@
  * stats and watches for the end of the run until SIGINT/SIGTERM.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -175,14 +176,31 @@ write_json(const struct lg_gw *gw, const char *path, const struct lg_totals *t)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Fan the latch events out: the log (stdout) and monitor subscribers. */
+/*
+ * Fan the latch events out: monitor subscribers get every one; the log
+ * (stdout) every summary and at most LOG_EVENTS_PER_S latch events a
+ * second, then one line saying how many it left out: a change that breaks
+ * a million latches must not become a million log lines.
+ */
+#define LOG_EVENTS_PER_S 32
+
 static void
 drain_events(struct lg_gw *gw, struct lg_ctl *ctl)
 {
+	static uint64_t window, logged, skipped;
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
 	struct lg_event ev[32];
 	unsigned int n, i;
 	char *line = NULL;
 	size_t len = 0;
+
+	if (now - window >= hz) {
+		if (skipped)
+			printf("latchgate: %" PRIu64 " more latch events in the last second, not"
+			       " logged (the monitor stream has them all)\n", skipped);
+		window = now;
+		logged = skipped = 0;
+	}
 
 	while ((n = rte_ring_sc_dequeue_burst_elem(gw->dp->events, ev, sizeof(ev[0]),
 						    RTE_DIM(ev), NULL)) != 0) {
@@ -193,7 +211,10 @@ drain_events(struct lg_gw *gw, struct lg_ctl *ctl)
 				return;
 			lg_event_json(gw, &ev[i], f);
 			fclose(f);
-			printf("latchgate: event %s", line);
+			if (ev[i].kind == LG_EVENT_SUMMARY || logged++ < LOG_EVENTS_PER_S)
+				printf("latchgate: event %s", line);
+			else
+				skipped++;
 			lg_ctl_broadcast(ctl, line, len);
 			free(line);
 			line = NULL;

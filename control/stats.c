@@ -91,8 +91,9 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		fputc('\n', f);
 	}
 	if (gw->dp->latch != NULL)
-		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 ", expired %" PRIu64 "\n",
-			t->latch_created, t->latch_breaks + gw->change_broken, gw->latch_expired);
+		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 ", restored %" PRIu64
+			", expired %" PRIu64 "\n", t->latch_created,
+			t->latch_breaks + gw->change_broken, gw->restored, gw->latch_expired);
 	else
 		fprintf(f, "  latches: latching off\n");
 	fprintf(f, "  drops:");

@@ -36,6 +36,73 @@ if [ -n "$id" ]; then
 	sed 's/^/    event: /' "$RUN/demo-event.json"
 fi
 
+# One notification, its fields one per line (the JSON line is in the log).
+show_event() {
+	/usr/bin/python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    f = e["flow"]
+    print("    event %s -> %s, reason %s, %s packet side" % (e["old_state"], e["new_state"],
+                                                          e["reason"], e["direction"]))
+    print("      flow   proto %d  %s:%d <-> %s:%d  (latch %d, %s)" % (
+        f["proto"], f["a"], f["a_port"], f["b"], f["b_port"], e["latch_id"], e["time"]))
+    for side in ("latched", "conflicting"):
+        if side in e:
+            x = e[side]
+            print("      %-11s peer %s, SA %s%s, %s %s, %s -> %s" % (
+                side, x["peer_id"], x.get("sa", "?"),
+                " SPI 0x%x" % x["spi"] if "spi" in x else "", x.get("suite", "?"),
+                x.get("mode", "?"), x.get("local", "?"), x.get("remote", "?")))
+PY
+}
+
+# Runtime changes while traffic runs. SA files hold keys: private, removed.
+umask 077
+sa_file=$(mktemp "$RUN/demo-sa.XXXXXX")
+trap 'kill $gw 2>/dev/null || true; rm -f "$sa_file"' EXIT
+sa_json() { # NAME DIRECTION SPI PEER KEY
+	local l=172.16.1.5 r=172.16.2.5
+	[ "$2" = inbound ] && l=172.16.2.5 r=172.16.1.5
+	printf '{"name":"%s","direction":"%s","spi":"%s","peer":"%s","local":"%s","remote":"%s",
+	 "aead":{"algorithm":"aes-128-gcm","key":"%s","salt":"0x64656d6f"},"replay_window":1024}\n' \
+		"$1" "$2" "$3" "$4" "$l" "$r" "$5" > "$sa_file"
+}
+ctl_change() { # latchctl sa-replace FILE, one line of its reply
+	{ "$BUILD/latchctl" --json sa-replace "$sa_file" || true; } |
+		sed 's/.*"change":\([0-9]*\).*"congruent":\([0-9]*\).*"broken":\([0-9]*\),"apply_us":\([0-9.]*\).*/change \1: congruent \2, latches broken \3, applied in \4 us/'
+}
+echo "demo: congruent rekey while traffic runs (new SPI 0x1001 and key; inbound first):"
+sa_json from-b inbound 0x1001 site-b 0x000102030405060708090a0b0c0d0e0f
+printf '    from-b: %s\n' "$(ctl_change)"
+sa_json to-b outbound 0x1001 site-b 0x000102030405060708090a0b0c0d0e0f
+printf '    to-b:   %s\n' "$(ctl_change)"
+sleep 1
+{ "$BUILD/latchctl" --json stats || true; } |
+	grep -o '"name":"[a-z-]*","direction":"[a-z]*","spi":[0-9]*,[^}]*"packets":[0-9]*' |
+	sed 's/"name":"\([^"]*\)".*"spi":\([0-9]*\).*"packets":\([0-9]*\)/    SA \1: SPI \2 now, \3 packets since start/' || true
+echo "demo: replace to-b with an SA to another peer (site-c); latchctl monitor receives:"
+"$BUILD/latchctl" --json monitor 1 > "$RUN/demo-event.json" &
+mon=$!
+sleep 0.3
+sa_json to-b outbound 0x1002 site-c 0x0f0e0d0c0b0a09080706050403020100
+printf '    to-b:   %s\n' "$(ctl_change)"
+wait $mon || true
+show_event "$RUN/demo-event.json"
+echo "demo: $("$BUILD/latchctl" --json latches state=broken 1000 | sed 's/.*"count":\([0-9]*\).*/\1/') latches BROKEN: their packets are dropped, never sent to site-c"
+sleep 1
+echo "demo: revert to-b to site-b's parameters (SPI 0x1003): the latches are restored"
+"$BUILD/latchctl" --json monitor 1 > "$RUN/demo-event.json" &
+mon=$!
+sleep 0.3
+sa_json from-b inbound 0x1003 site-b 0x000102030405060708090a0b0c0d0e0f
+printf '    from-b: %s\n' "$(ctl_change)"
+sa_json to-b outbound 0x1003 site-b 0x000102030405060708090a0b0c0d0e0f
+printf '    to-b:   %s\n' "$(ctl_change)"
+wait $mon || true
+show_event "$RUN/demo-event.json"
+rm -f "$sa_file"
+
 wait $gw
 trap - EXIT
 /usr/bin/python3 - "$RUN/demo-stats.json" <<'PY'
