@@ -1268,6 +1268,156 @@ static void test_names_and_addresses_format(void)
 	CU_ASSERT_STRING_EQUAL(small, "");
 }
 
+/* ---- runtime edits (lg_config_edit) ----------------------------------- */
+
+#define SA_REQ(op, body) "{\"op\":\"" op "\",\"sa\":{" body "}}"
+#define SA_BODY(name, spi, key) "\"name\":\"" name "\",\"direction\":\"outbound\"," \
+	"\"spi\":" spi ",\"peer\":\"site-b\",\"local\":\"172.16.1.5\"," \
+	"\"remote\":\"172.16.2.5\",\"aead\":{\"algorithm\":\"aes-128-gcm\"," \
+	"\"key\":\"" key "\",\"salt\":\"0x01020304\"}"
+#define KEY_B "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static struct lg_conf *edit(const struct lg_conf *c, enum lg_edit_kind k, enum lg_edit_op op,
+			    const char *req, const char *name, char *err)
+{
+	return lg_config_edit(c, k, op, req, req ? strlen(req) : 0, name, err, LG_ERR_MAX);
+}
+
+static void test_sa_edits_make_a_new_config(void)
+{
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(VALID, err), *a, *r, *d;
+	static const char add[] = SA_REQ("sa-add", SA_BODY("to-c", "\"0x3000\"", KEY_B));
+	static const char rep[] = SA_REQ("sa-replace", SA_BODY("to-b", "4097", KEY_B));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	a = edit(c, LG_EDIT_SA, LG_EDIT_ADD, add, NULL, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(a->nsas, 3);
+	CU_ASSERT_STRING_EQUAL(a->sas[2].name, "to-c");
+	CU_ASSERT_EQUAL(a->sas[2].spi, 0x3000);
+	CU_ASSERT_EQUAL(a->sas[2].at.line, 1);          /* where the request has it */
+	CU_ASSERT_EQUAL(c->nsas, 2);                    /* base unchanged */
+	r = edit(a, LG_EDIT_SA, LG_EDIT_REPLACE, rep, "to-b", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->nsas, 3);
+	CU_ASSERT_EQUAL(r->sas[0].spi, 4097);           /* in place, same index */
+	CU_ASSERT_EQUAL(r->sas[0].cipher_key[0], 0xbb);
+	CU_ASSERT_EQUAL(r->sas[0].inner_af, LG_AF_INET); /* from its policy again */
+	CU_ASSERT_EQUAL(r->policies[0].sa, 0);
+	CU_ASSERT_EQUAL(a->sas[0].spi, 0x1000);
+	d = edit(r, LG_EDIT_SA, LG_EDIT_DELETE, NULL, "to-c", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(d->nsas, 2);
+	CU_ASSERT_EQUAL(lg_config_sa_find(d, "to-c"), -1);
+	CU_ASSERT_EQUAL(d->policies[3].sa, 1);          /* b-to-lan still on from-b */
+	lg_config_free(d);
+	lg_config_free(r);
+	lg_config_free(a);
+	lg_config_free(c);
+}
+
+static void test_sa_edit_errors_name_the_request(void)
+{
+	static const struct { enum lg_edit_op op; const char *req, *name, *want; } cases[] = {
+		{ LG_EDIT_ADD, SA_REQ("sa-add", SA_BODY("to-b", "4097", KEY_B)), NULL,
+		  "request:1:29: key 'name': duplicate name 'to-b'" },
+		{ LG_EDIT_ADD, SA_REQ("sa-add", SA_BODY("x", "\"0x1000\"", KEY_B)), NULL,
+		  "duplicate outbound SPI 0x1000" },
+		{ LG_EDIT_ADD, SA_REQ("sa-add", SA_BODY("x", "4097", "0xbbbb")), NULL,
+		  "key 'key': expected 16 bytes (0x and 32 hex digits) for aes-128-gcm" },
+		{ LG_EDIT_ADD, "{\"op\":\"sa-add\",\"sa\":{\"name\":\"x\",\"direction\":"
+		  "\"outbound\",\"spi\":4097,\"peer\":\"site-b\",\"local\":\"172.16.1.5\","
+		  "\"remote\":\"172.16.2.5\",\"cipher\":{\"algorithm\":\"null\"},"
+		  "\"auth\":{\"algorithm\":\"null\"}}}", NULL,
+		  "NULL encryption with NULL integrity is refused" },
+		{ LG_EDIT_ADD, "{\"op\":\"sa-add\"}", NULL, "key 'sa': missing required key" },
+		{ LG_EDIT_REPLACE, SA_REQ("sa-replace", SA_BODY("x", "4097", KEY_B)), "x",
+		  "request: unknown SA 'x'" },
+		{ LG_EDIT_REPLACE, SA_REQ("sa-replace", SA_BODY("y", "4097", KEY_B)), "to-b",
+		  "the new one must have the same name (got 'y')" },
+		{ LG_EDIT_DELETE, NULL, "to-b",
+		  "SA 'to-b' is used by policy 'lan-to-b': delete or change the policy first" },
+	};
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(VALID, err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct lg_conf *n = edit(c, LG_EDIT_SA, cases[i].op, cases[i].req, cases[i].name, err);
+
+		CU_ASSERT_PTR_NULL(n);
+		if (strstr(err, cases[i].want) == NULL)
+			fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, err, cases[i].want);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].want));
+		CU_ASSERT_PTR_NULL(strstr(err, "bbbb"));    /* never the key */
+		lg_config_free(n);
+	}
+	lg_config_free(c);
+}
+
+static void test_policy_edits_recheck_order_and_direction(void)
+{
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(VALID, err), *n;
+	static const char bypass[] = "{\"op\":\"policy-replace\",\"policy\":{\"name\":"
+		"\"lan-to-b\",\"direction\":\"outbound\",\"priority\":10,\"src\":"
+		"\"192.168.1.0/24\",\"dst\":\"192.168.2.0/24\",\"action\":\"bypass\"}}";
+	static const char tie[] = "{\"op\":\"policy-add\",\"policy\":{\"name\":\"t\","
+		"\"direction\":\"outbound\",\"priority\":10,\"dst\":\"192.168.2.7\","
+		"\"action\":\"discard\"}}";
+	static const char wrong_dir[] = "{\"op\":\"policy-add\",\"policy\":{\"name\":\"t\","
+		"\"direction\":\"outbound\",\"priority\":5,\"dst\":\"192.168.2.7\","
+		"\"action\":\"protect\",\"sa\":\"from-b\"}}";
+	static const char in_sa_out[] = SA_REQ("sa-replace", "\"name\":\"from-b\","
+		"\"direction\":\"outbound\",\"spi\":8193,\"peer\":\"site-b\","
+		"\"local\":\"172.16.1.5\",\"remote\":\"172.16.2.5\",\"aead\":{"
+		"\"algorithm\":\"aes-128-gcm\",\"key\":\"" KEY_B "\",\"salt\":\"0x01020304\"}");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	n = edit(c, LG_EDIT_POLICY, LG_EDIT_REPLACE, bypass, "lan-to-b", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_EQUAL(n->npolicies, 4);
+	CU_ASSERT_EQUAL(n->policies[0].action, LG_ACT_BYPASS);
+	CU_ASSERT_EQUAL(n->policies[0].nsport, 0);      /* unset fields are zero */
+	CU_ASSERT_EQUAL(n->policies[0].ndport, 0);
+	lg_config_free(n);
+	n = edit(c, LG_EDIT_POLICY, LG_EDIT_ADD, tie, NULL, err);
+	CU_ASSERT_PTR_NULL(n);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "policy 't' overlaps policy 'lan-to-b'"));
+	n = edit(c, LG_EDIT_POLICY, LG_EDIT_ADD, wrong_dir, NULL, err);
+	CU_ASSERT_PTR_NULL(n);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "expected an outbound SA ('from-b' is inbound)"));
+	/* An SA replaced by one of the other direction fails its policy. */
+	n = edit(c, LG_EDIT_SA, LG_EDIT_REPLACE, in_sa_out, "from-b", err);
+	CU_ASSERT_PTR_NULL(n);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "policy 'b-to-lan' uses SA 'from-b' as inbound"));
+	n = edit(c, LG_EDIT_POLICY, LG_EDIT_DELETE, NULL, "web", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_EQUAL(n->npolicies, 3);
+	CU_ASSERT_STRING_EQUAL(n->policies[2].name, "b-to-lan");
+	lg_config_free(n);
+	lg_config_free(c);
+}
+
+static void test_copy_is_deep(void)
+{
+	char err[LG_ERR_MAX];
+	struct lg_conf *c = parse(VALID, err), *d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	d = lg_config_copy(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_PTR_NOT_EQUAL(d->sas, c->sas);
+	CU_ASSERT_PTR_NOT_EQUAL(d->eal, c->eal);
+	CU_ASSERT_STRING_EQUAL(d->eal[0], "-l");
+	CU_ASSERT_EQUAL(memcmp(d->sas, c->sas, c->nsas * sizeof(*c->sas)), 0);
+	CU_ASSERT_EQUAL(d->control.rekey_overlap_s, 5);
+	lg_config_free(c);
+	CU_ASSERT_STRING_EQUAL(d->sas[0].name, "to-b");
+	lg_config_free(d);
+}
+
 int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -1283,6 +1433,11 @@ int main(void)
 		{ "oversized file is refused", test_oversized_file_is_refused },
 		{ "error buffer is truncated safely", test_error_buffer_is_truncated_safely },
 		{ "names and addresses format", test_names_and_addresses_format },
+		{ "SA edits make a new config", test_sa_edits_make_a_new_config },
+		{ "SA edit errors name the request", test_sa_edit_errors_name_the_request },
+		{ "policy edits recheck order and direction",
+		  test_policy_edits_recheck_order_and_direction },
+		{ "copy is deep", test_copy_is_deep },
 	};
 	CU_pSuite suite;
 	unsigned failures;
