@@ -14,6 +14,11 @@
  *   -> {"op":"latch-close","id":N} <- {"ok":true,...,"reason":"ADMIN"}
  *   -> {"op":"monitor"}          <- {"ok":true,"op":"monitor"}, then one JSON
  *                                   line per latch event until it hangs up
+ *   -> {"op":"sa-add","sa":{...}}, sa-replace (same), {"op":"sa-delete",
+ *      "name":N}, policy-add / policy-replace {"policy":{...}}, policy-delete,
+ *      {"op":"reload"}            <- {"ok":true,"change":N,"sas":{...},
+ *                                   "spd_changed":B,"broken":M,...}
+ *   -> {"op":"latches","state":S,"peer":ID,"sa":NAME,"limit":N} (filters)
  *   anything else                <- {"ok":false,"error":"..."}
  * A client whose uid is neither root nor ours is refused.
  */
