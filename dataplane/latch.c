@@ -7,6 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_pause.h>
+#include <rte_prefetch.h>
 
 #include "latch.h"
 
@@ -119,18 +120,22 @@ lg_latch_lookup_bulk(const struct lg_latch_table *t, const struct lg_flow_key *k
 		return 0;
 	if (rte_hash_lookup_bulk(t->h, (const void **)keys, n, pos) != 0)
 		return 0;
-	for (i = 0; i < n; i++)
-		hit |= (uint64_t)(pos[i] >= 0) << i;
+	/* The caller reads every hit's entry next: start all the misses now
+	 * rather than one at a time. */
+	for (i = 0; i < n; i++) {
+		if (pos[i] >= 0) {
+			rte_prefetch0(&t->e[pos[i]]);
+			hit |= 1ull << i;
+		}
+	}
 	return hit;
 }
 
 uint32_t
-lg_latch_state(const struct lg_latch_table *t, uint32_t pos)
+lg_latch_state_wait(const struct lg_latch_table *t, uint32_t pos)
 {
 	uint32_t s;
 
-	/* acquire: pairs with the creator's release store of the state, so
-	 * the fields it filled are visible once the state is. */
 	while ((s = __atomic_load_n(&t->e[pos].state, __ATOMIC_ACQUIRE)) == LG_LATCH_INIT ||
 	       s == LG_LATCH_FREE)
 		rte_pause();

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <rte_branch_prediction.h>
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
@@ -146,7 +147,16 @@ uint64_t lg_latch_lookup_bulk(const struct lg_latch_table *t,
 int32_t lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 			const struct lg_latch_init *init, bool *won);
 /* The published state of an entry, waiting out a concurrent creation. */
-uint32_t lg_latch_state(const struct lg_latch_table *t, uint32_t pos);
+uint32_t lg_latch_state_wait(const struct lg_latch_table *t, uint32_t pos);
+static inline uint32_t
+lg_latch_state(const struct lg_latch_table *t, uint32_t pos)
+{
+	/* acquire: pairs with the creator's release store of the state, so
+	 * the fields it filled are visible once the state is. */
+	uint32_t s = __atomic_load_n(&t->e[pos].state, __ATOMIC_ACQUIRE);
+
+	return likely(s > LG_LATCH_INIT) ? s : lg_latch_state_wait(t, pos);
+}
 /* One transition by CAS; true for the single caller that made it. */
 static inline bool
 lg_latch_transition(struct lg_latch *l, uint32_t from, uint32_t to)
