@@ -411,9 +411,11 @@ break_sweep(struct lg_gw *gw, const struct view *v, uint32_t change)
 		why = judge(v, &k, l, &dir, &sa);
 		if (why == 0)
 			continue;
-		__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
 		if (!lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
 			continue;   /* a worker got there first and raised it */
+		/* Only the winner marks it healable: a worker's INBOUND_MISMATCH
+		 * break must stay unhealed. */
+		__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
 		latch_event(gw, l, &k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, why, dir, sa);
 		n++;
 	}
@@ -456,22 +458,51 @@ restore_sweep(struct lg_gw *gw, uint32_t change)
 
 /* ---- retiring ---------------------------------------------------------- */
 
+/* Room for `more` retire entries: taken before anything is published. */
 static int
+retire_reserve(struct lg_gw *gw, uint32_t more)
+{
+	uint32_t c = gw->cretire ? gw->cretire : 64;
+	struct lg_retire *a;
+
+	while (c < gw->nretire + more)
+		c *= 2;
+	if (c == gw->cretire)
+		return 0;
+	a = realloc(gw->retire, c * sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	gw->retire = a;
+	gw->cretire = c;
+	return 0;
+}
+
+/* Never fails: plan_build() reserved the room. */
+static void
 retire(struct lg_gw *gw, struct lg_retire r)
 {
-	if (gw->nretire == gw->cretire) {
-		uint32_t c = gw->cretire ? 2 * gw->cretire : 64;
-		struct lg_retire *a = realloc(gw->retire, c * sizeof(*a));
-
-		if (a == NULL)
-			return -ENOMEM;
-		gw->retire = a;
-		gw->cretire = c;
-	}
+	RTE_VERIFY(gw->nretire < gw->cretire);
 	if (r.kind != LG_RT_OVERLAP)
 		r.token = rte_rcu_qsbr_start(gw->dp->qs);
 	gw->retire[gw->nretire++] = r;
-	return 0;
+}
+
+/* An SA deleted: the old SPIs its earlier versions kept for a rekey overlap
+ * go now, before its slot can be reused (their packets would pass the
+ * selector check of the slot's next SA). */
+static void
+end_overlaps(struct lg_gw *gw, uint32_t slot)
+{
+	uint32_t i;
+
+	for (i = 0; i < gw->nretire; i++) {
+		struct lg_retire *r = &gw->retire[i];
+
+		if (r->kind == LG_RT_OVERLAP && ((struct lg_sa *)r->obj)->slot == slot)
+			*r = (struct lg_retire){ .kind = LG_RT_SA, .obj = r->obj,
+						 .key_pos = lg_sad_del(gw->dp->sad, r->spi),
+						 .token = rte_rcu_qsbr_start(gw->dp->qs) };
+	}
 }
 
 static void
@@ -586,11 +617,13 @@ plan_undo(struct lg_gw *gw, struct plan *p, uint32_t nsas)
 {
 	uint32_t i;
 
-	for (i = 0; p->fresh != NULL && i < nsas; i++) {
+	for (i = 0; p->fresh != NULL && i < nsas; i++)
 		lg_sa_free(p->fresh[i]);
-		if (p->slot != NULL && p->fresh[i] != NULL && gw->slot_state[p->slot[i]] == 3) {
-			gw->slot_state[p->slot[i]] = 0;
-			gw->slot_name[p->slot[i]][0] = '\0';
+	/* Slots claimed by this change, whether or not their SA was built. */
+	for (i = 0; i < LG_SA_SLOTS; i++) {
+		if (gw->slot_state[i] == 3) {
+			gw->slot_state[i] = 0;
+			gw->slot_name[i][0] = '\0';
 		}
 	}
 	lg_spd_free(p->spd[0]);
@@ -657,6 +690,22 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 			p->slot[i] = gw->sa_slot[o];
 			continue;
 		}
+		if (o >= 0 && old->sas[o].dir != cs->dir)
+			return ERR("SA '%s': changes direction; delete it and add a new one",
+				   cs->name);
+		/*
+		 * A new version starts at sequence number 1 (outbound) or with an
+		 * empty replay window (inbound): under the same keys that repeats
+		 * GCM/CTR nonces, or lets every captured packet be replayed. A
+		 * rekey brings new keys (RFC 4303 §3.3.3; IKE derives fresh ones
+		 * for every CHILD_SA). Older versions' keys are not remembered.
+		 */
+		if (o >= 0 && memcmp(old->sas[o].cipher_key, cs->cipher_key, sizeof(cs->cipher_key)) == 0 &&
+		    memcmp(old->sas[o].salt, cs->salt, sizeof(cs->salt)) == 0 &&
+		    memcmp(old->sas[o].auth_key, cs->auth_key, sizeof(cs->auth_key)) == 0)
+			return ERR("SA '%s': the new version has the keys of the one it replaces;"
+				   " its sequence numbers would start again at 1 (repeated nonces,"
+				   " replays): rekey with new keys", cs->name);
 		s = o >= 0 ? (int)gw->sa_slot[o] : slot_alloc(gw, cs->name);
 		if (s < 0)
 			return ERR("SA '%s': all %u SA slots are in use (deleted SAs free theirs"
@@ -698,6 +747,26 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 			else
 				p->shape = true;
 		}
+	}
+	/* Room for what publish() adds: SAD keys (a key of a deleted or
+	 * overlapped SPI holds its place until a grace period ends) and retire
+	 * entries (publish() cannot fail half-way). */
+	{
+		uint32_t adds = 0, nfresh = 0;
+
+		for (i = 0; i < nc->nsas; i++) {
+			if (p->fresh[i] == NULL)
+				continue;
+			nfresh++;
+			if (nc->sas[i].dir == LG_DIR_INBOUND &&
+			    lg_sad_find(dp->sad, nc->sas[i].spi) == NULL)
+				adds++;
+		}
+		if ((uint32_t)rte_hash_count(dp->sad->h) + adds > gw->sad_capacity)
+			return ERR("the SAD is full (%u SPIs, rekey overlaps included); retry"
+				   " when overlaps have ended", gw->sad_capacity);
+		if (retire_reserve(gw, 3 * (nfresh + res->sas_deleted) + 8) != 0)
+			return ERR("out of memory");
 	}
 	for (d = 0; d < 2; d++) {
 		p->e[d] = spd_entries(gw, nc, p->slot, d == 0 ? LG_DIR_OUTBOUND : LG_DIR_INBOUND,
@@ -766,7 +835,10 @@ publish(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
 		if (cur == NULL)
 			continue;
 		o = lg_config_sa_find(old, cs->name);
-		if (cs->dir == LG_DIR_INBOUND && old->sas[o].spi != cs->spi && overlap > 0)
+		/* The overlap is for rekeys: an SA of another identity or other
+		 * parameters does not keep the old one's SPI alive. */
+		if (cs->dir == LG_DIR_INBOUND && old->sas[o].spi != cs->spi && overlap > 0 &&
+		    cur->ident == p->fresh[i]->ident && cur->pset == p->fresh[i]->pset)
 			retire(gw, (struct lg_retire){ .kind = LG_RT_OVERLAP, .obj = cur,
 				.spi = old->sas[o].spi, .due_tsc = rte_rdtsc() + overlap });
 		else if (cs->dir == LG_DIR_INBOUND && old->sas[o].spi != cs->spi)
@@ -800,6 +872,7 @@ publish(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
 			continue;
 		__atomic_store_n(&dp->sa[s], NULL, __ATOMIC_RELEASE);
 		gw->slot_state[s] = 2;
+		end_overlaps(gw, s);
 		retire(gw, (struct lg_retire){ .kind = LG_RT_SA, .obj = was,
 			.key_pos = old->sas[i].dir == LG_DIR_INBOUND ?
 				   lg_sad_del(dp->sad, old->sas[i].spi) : -1 });

@@ -2282,9 +2282,14 @@ struct lg_conf *lg_config_copy(const struct lg_conf *c)
 	for (uint32_t i = 0; ok && i < c->nwarnings; i++)
 		ok = (d->warnings[i] = strdup(c->warnings[i])) != NULL;
 	if (!ok) {
-		/* lg_config_free() walks neal/nwarnings entries: NULLs are fine */
+		/* lg_config_free() walks neal/nwarnings entries (NULL ones are
+		 * fine) and wipes nsas items: the counts must fit the arrays. */
 		if (d->sas == NULL)
 			d->nsas = 0;
+		if (d->eal == NULL)
+			d->neal = 0;
+		if (d->warnings == NULL)
+			d->nwarnings = 0;
 		lg_config_free(d);
 		return NULL;
 	}
@@ -2428,6 +2433,13 @@ static int sa_edit(struct pc *pc, enum lg_edit_op op, const char *text, size_t l
 	if (op == LG_EDIT_REPLACE && strcmp(sa.name, name) != 0) {
 		say(pc->err, pc->errlen, "%s: key 'name': the SA replaced is '%s', the new one"
 		    " must have the same name (got '%s')", pc->file, name, sa.name);
+		explicit_bzero(&sa, sizeof(sa));
+		return -1;
+	}
+	/* A replace is a rekey: an SA that changes direction is another SA. */
+	if (op == LG_EDIT_REPLACE && sa.dir != c->sas[i].dir) {
+		say(pc->err, pc->errlen, "%s: key 'direction': SA '%s' is %s; delete it and add"
+		    " a new one to change direction", pc->file, name, lg_dir_name(c->sas[i].dir));
 		explicit_bzero(&sa, sizeof(sa));
 		return -1;
 	}

@@ -74,6 +74,9 @@ static void
 drop_client(struct lg_ctl_client *c)
 {
 	close(c->fd);
+	/* A partial line may be an SA request with its keys. */
+	if (c->buf != NULL)
+		explicit_bzero(c->buf, LG_CTL_LINE_MAX);
 	free(c->buf);
 	c->fd = -1;
 	c->buf = NULL;
@@ -173,9 +176,13 @@ op_latches(FILE *f, const struct lg_gw *gw, const struct lg_json *req)
 
 	if (lg_json_u64(req, 0, "limit", UINT32_MAX, &limit) == -EINVAL)
 		limit = 1000;
-	lg_json_string(req, 0, "state", &state);
-	lg_json_string(req, 0, "peer", &peer);
-	lg_json_string(req, 0, "sa", &sa);
+	if (lg_json_string(req, 0, "state", &state) == -EINVAL ||
+	    lg_json_string(req, 0, "peer", &peer) == -EINVAL ||
+	    lg_json_string(req, 0, "sa", &sa) == -EINVAL) {
+		fprintf(f, "{\"ok\":false,\"error\":\"latches: state, peer and sa filters are"
+			" strings\"}\n");
+		return;
+	}
 	fprintf(f, "{\"ok\":true,\"op\":\"latches\",\"latches\":[");
 	for (pos = 0; t != NULL && pos < t->slots && n < limit; pos++) {
 		const struct lg_latch *l = &t->e[pos];
@@ -260,7 +267,7 @@ op_latch_show(FILE *f, int fd, const struct lg_gw *gw, const struct lg_json *req
 			return;
 		}
 	} else {
-		reply_error(fd, "latch-show: expected \\\"id\\\" or \\\"flow\\\":{proto,src,sport,dst,dport}");
+		reply_error(fd, "latch-show: expected \"id\" or \"flow\":{proto,src,sport,dst,dport}");
 		return;
 	}
 	fprintf(f, "{\"ok\":true,\"op\":\"latch-show\",\"latch\":");
@@ -286,7 +293,7 @@ op_latch_close(int fd, struct lg_gw *gw, const struct lg_json *req)
 	}
 	if (lg_json_u64(req, 0, "id", UINT32_MAX, &id) != 0 || id >= t->slots ||
 	    lg_latch_key(t, (uint32_t)id, &k) != 0) {
-		reply_error(fd, "latch-close: expected \\\"id\\\" of a live latch");
+		reply_error(fd, "latch-close: expected \"id\" of a live latch");
 		return;
 	}
 	st = __atomic_load_n(&t->e[id].state, __ATOMIC_ACQUIRE);
@@ -434,7 +441,7 @@ handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 	}
 	if (req.n[0].type != LG_JSON_OBJECT || lg_json_string(&req, 0, "op", &opv) != 0 ||
 	    strlen(opv) >= sizeof(op)) {
-		reply_error(fd, "malformed request: expected a JSON object with a string \\\"op\\\"");
+		reply_error(fd, "malformed request: expected a JSON object with a string \"op\"");
 		return;
 	}
 	snprintf(op, sizeof(op), "%s", opv);

@@ -182,7 +182,9 @@ lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 	gw->dp->sa_slots = LG_SA_SLOTS;
 	gw->dp->sa = rte_zmalloc("lg_sa_table", LG_SA_SLOTS * sizeof(gw->dp->sa[0]),
 				 RTE_CACHE_LINE_SIZE);
-	gw->dp->sad = lg_sad_create("lg_sad", LG_SA_SLOTS, (int)rte_socket_id());
+	/* Twice the SAs: every inbound SA may be in a rekey overlap. */
+	gw->sad_capacity = 2 * LG_SA_SLOTS;
+	gw->dp->sad = lg_sad_create("lg_sad", gw->sad_capacity, (int)rte_socket_id());
 	if (gw->dp->sa == NULL || gw->dp->sad == NULL)
 		return ERR("out of memory for the SA table");
 	rc = setup_crypto(gw, err, errlen);

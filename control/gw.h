@@ -96,6 +96,7 @@ struct lg_gw {
 	uint32_t rt_n;
 	struct lg_retire *retire;
 	uint32_t nretire, cretire;
+	uint32_t sad_capacity;             /* SPIs, overlaps included */
 	uint32_t nchanges;
 	uint64_t change_broken;            /* latches broken by the break sweep */
 	uint64_t restored;

@@ -95,9 +95,9 @@ echo "demo: revert to-b to site-b's parameters (SPI 0x1003): the latches are res
 "$BUILD/latchctl" --json monitor 1 > "$RUN/demo-event.json" &
 mon=$!
 sleep 0.3
-sa_json from-b inbound 0x1003 site-b 0x000102030405060708090a0b0c0d0e0f
+sa_json from-b inbound 0x1003 site-b 0x303132333435363738393a3b3c3d3e3f
 printf '    from-b: %s\n' "$(ctl_change)"
-sa_json to-b outbound 0x1003 site-b 0x000102030405060708090a0b0c0d0e0f
+sa_json to-b outbound 0x1003 site-b 0x303132333435363738393a3b3c3d3e3f
 printf '    to-b:   %s\n' "$(ctl_change)"
 wait $mon || true
 show_event "$RUN/demo-event.json"

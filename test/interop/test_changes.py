@@ -188,6 +188,9 @@ def run(g, keys, flows):
     check("item 11: during the overlap inbound is accepted on the old and the new SPI",
           sum(b"old-spi" in x for x in lan) == 6 and sum(b"new-spi" in x for x in lan) == 6,
           lan)
+    same = g.request({"op": "sa-replace", "sa": sa_obj("to-b", "outbound", 0x1009, key(2))})
+    check("a replace that keeps the keys is refused (sequence numbers would restart)",
+          not same.get("ok") and "rekey with new keys" in same.get("error", ""), same)
     check("item 10: zero notifications, every latch still ESTABLISHED",
           not events(g, m) and all(latch(g, i).get("state") == "ESTABLISHED" for i in flows),
           events(g, m))
@@ -284,8 +287,8 @@ def run(g, keys, flows):
               ev[0]["conflicting"]["suite"] != "aes-128-gcm" and not out, (r, ev, len(out)))
         m = len(g.mon.lines)
         spi += 2
-        g.request({"op": "sa-replace", "sa": sa_obj("to-b", "outbound", spi, key(7))})
-        keys[spi] = (key(7), "AES-GCM")
+        g.request({"op": "sa-replace", "sa": sa_obj("to-b", "outbound", spi, key(0x40 + (spi & 0x3f)))})
+        keys[spi] = (key(0x40 + (spi & 0x3f)), "AES-GCM")
         spi += 1
         check("item 15/23: reverting to the latched suite restores them",
               wait_restored(g, m, flows))
@@ -294,7 +297,7 @@ def run(g, keys, flows):
     for name, extra in (("new tunnel endpoint", {"remote": "172.16.2.6"}),
                         ("tunnel -> transport", {"mode": "transport"})):
         m = len(g.mon.lines)
-        obj = sa_obj("to-b", "outbound", spi, key(8))
+        obj = sa_obj("to-b", "outbound", spi, key(0x40 + (spi & 0x3f)))
         obj.update(extra)
         r = g.request({"op": "sa-replace", "sa": obj})
         spi += 1
@@ -304,8 +307,8 @@ def run(g, keys, flows):
         check("item 16: %s: BROKEN, one notification, nothing sent" % name,
               r.get("ok") and r["broken"] == 6 and len(ev) == 1 and not out, (r, ev, len(out)))
         m = len(g.mon.lines)
-        g.request({"op": "sa-replace", "sa": sa_obj("to-b", "outbound", spi, key(9))})
-        keys[spi] = (key(9), "AES-GCM")
+        g.request({"op": "sa-replace", "sa": sa_obj("to-b", "outbound", spi, key(0x40 + (spi & 0x3f)))})
+        keys[spi] = (key(0x40 + (spi & 0x3f)), "AES-GCM")
         good_spi = spi
         spi += 1
         check("item 16/23: reverting restores them", wait_restored(g, m, flows))
@@ -387,6 +390,26 @@ def run(g, keys, flows):
           not rc.get("ok") and "used by policy" in rc.get("error", "") and rd.get("ok") and
           re.get("ok") and ok and len(out) == 1 and out[0][0] == good_spi and
           out[0][1] is not None, (rc, rd, re, out))
+
+    # Review regressions: the rekey overlap is for congruent replaces only,
+    # and deleting an SA ends its overlaps at once.
+    unknown = drop(g, "esp_unknown_spi")
+    r = g.request({"op": "sa-replace", "sa": sa_obj("from-b", "inbound", 0x2100, key(0x30),
+                                                    peer="site-c")})
+    g.wan.send([b_new.esp(inner_in(1, b"old-peer"))])
+    late = g.lan.recv()
+    check("an inbound replace by another identity keeps no overlap: the old SPI is refused"
+          " at once", r.get("ok") and not late and drop(g, "esp_unknown_spi") == unknown + 1,
+          (r, len(late)))
+    x = Peer(0x4000, key(0x31))
+    g.request({"op": "sa-add", "sa": sa_obj("from-x", "inbound", 0x4000, key(0x31))})
+    g.request({"op": "sa-replace", "sa": sa_obj("from-x", "inbound", 0x4001, key(0x32))})
+    rd = g.request({"op": "sa-delete", "name": "from-x"})
+    unknown = drop(g, "esp_unknown_spi")
+    g.wan.send([x.esp(inner_in(1, b"deleted"))])
+    g.lan.recv()
+    check("deleting an SA ends its rekey overlap: its old SPI is unknown at once",
+          rd.get("ok") and drop(g, "esp_unknown_spi") == unknown + 1, rd)
 
 
 if __name__ == "__main__":

@@ -1343,6 +1343,11 @@ static void test_sa_edit_errors_name_the_request(void)
 		  "the new one must have the same name (got 'y')" },
 		{ LG_EDIT_DELETE, NULL, "to-b",
 		  "SA 'to-b' is used by policy 'lan-to-b': delete or change the policy first" },
+		{ LG_EDIT_REPLACE, "{\"op\":\"sa-replace\",\"sa\":{\"name\":\"to-b\","
+		  "\"direction\":\"inbound\",\"spi\":4097,\"peer\":\"site-b\",\"local\":"
+		  "\"172.16.1.5\",\"remote\":\"172.16.2.5\",\"aead\":{\"algorithm\":"
+		  "\"aes-128-gcm\",\"key\":\"" KEY_B "\",\"salt\":\"0x01020304\"}}}", "to-b",
+		  "key 'direction': SA 'to-b' is outbound; delete it and add a new one" },
 	};
 	char err[LG_ERR_MAX];
 	struct lg_conf *c = parse(VALID, err);
@@ -1393,10 +1398,10 @@ static void test_policy_edits_recheck_order_and_direction(void)
 	n = edit(c, LG_EDIT_POLICY, LG_EDIT_ADD, wrong_dir, NULL, err);
 	CU_ASSERT_PTR_NULL(n);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "expected an outbound SA ('from-b' is inbound)"));
-	/* An SA replaced by one of the other direction fails its policy. */
+	/* An SA cannot be replaced by one of the other direction. */
 	n = edit(c, LG_EDIT_SA, LG_EDIT_REPLACE, in_sa_out, "from-b", err);
 	CU_ASSERT_PTR_NULL(n);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "policy 'b-to-lan' uses SA 'from-b' as inbound"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "SA 'from-b' is inbound; delete it and add a new one"));
 	n = edit(c, LG_EDIT_POLICY, LG_EDIT_DELETE, NULL, "web", err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
 	CU_ASSERT_EQUAL(n->npolicies, 3);

@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+"""testpmd-style benchmark of latchgate on one worker lcore, with the crypto
+and I/O ceilings measured by the same run (scripts/bench.sh runs this).
+
+Every cell is a fresh latchgate: main lcore 0 = control, worker lcore 1;
+LAN = net_pcap replaying a generated capture (infinite_rx=1); WAN = a
+net_pcap sink (an empty rx_pcap, no tx_pcap: it counts and frees) for
+outbound cells, or a net_ring loopback for inbound ones: the gateway then
+decrypts its own output with fresh sequence numbers and anti-replay on, and
+inbound cycles = loop cycles - outbound cycles of the same cell. Counters
+come from the gateway itself (control socket) over a fixed window after a
+warm-up; each cell runs REPS times, interleaved, and reports the median
+(min-max).
+
+References, same machine, same run:
+  crypto: dpdk-test-crypto-perf throughput, one lcore, the same PMD, suite
+          and buffer size (the padded ESP payload: CBC needs 16-byte blocks);
+  I/O:    dpdk-testpmd --forward-mode=io between the same vdev ports.
+IPsec tax = our cycles/packet - crypto cycles/op - I/O cycles/packet.
+"""
+import argparse
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LG_BUILD_DIR", os.path.join(ROOT, "build"))
+GW = os.path.join(BUILD, "latchgate")
+LAN_MAC, LAN_NH = b"\x02\x00\x00\x00\x01\x01", b"\x02\x00\x00\x00\x01\x0a"
+
+# suite -> (config text, crypto vdev, crypto-perf arguments, ESP block, ICV, IV)
+SUITES = {
+    "aes128gcm": ('aead: {{ algorithm: aes-128-gcm, key: "0x{k16}", salt: "0x01020304" }}',
+                  "crypto_aesni_gcm", ["--optype", "aead", "--aead-algo", "aes-gcm",
+                                       "--aead-op", "encrypt", "--aead-key-sz", "16",
+                                       "--aead-iv-sz", "12", "--aead-aad-sz", "8",
+                                       "--digest-sz", "16"], 4, 16, 8),
+    "aes256gcm": ('aead: {{ algorithm: aes-256-gcm, key: "0x{k32}", salt: "0x01020304" }}',
+                  "crypto_aesni_gcm", ["--optype", "aead", "--aead-algo", "aes-gcm",
+                                       "--aead-op", "encrypt", "--aead-key-sz", "32",
+                                       "--aead-iv-sz", "12", "--aead-aad-sz", "8",
+                                       "--digest-sz", "16"], 4, 16, 8),
+    "aes128cbc-sha1": ('cipher: {{ algorithm: aes-128-cbc, key: "0x{k16}" }}, '
+                       'auth: {{ algorithm: hmac-sha1-96, key: "0x{k20}" }}',
+                       "crypto_aesni_mb", ["--optype", "cipher-then-auth", "--cipher-algo",
+                                           "aes-cbc", "--cipher-op", "encrypt",
+                                           "--cipher-key-sz", "16", "--cipher-iv-sz", "16",
+                                           "--auth-algo", "sha1-hmac", "--auth-op", "generate",
+                                           "--auth-key-sz", "20", "--digest-sz", "12"],
+                       16, 12, 16),
+    "aes128cbc-sha256": ('cipher: {{ algorithm: aes-128-cbc, key: "0x{k16}" }}, '
+                         'auth: {{ algorithm: hmac-sha256-128, key: "0x{k32}" }}',
+                         "crypto_aesni_mb", ["--optype", "cipher-then-auth", "--cipher-algo",
+                                             "aes-cbc", "--cipher-op", "encrypt",
+                                             "--cipher-key-sz", "16", "--cipher-iv-sz", "16",
+                                             "--auth-algo", "sha2-256-hmac", "--auth-op",
+                                             "generate", "--auth-key-sz", "32",
+                                             "--digest-sz", "16"], 16, 16, 16),
+}
+SIZES = {"64": [64], "512": [512], "1420": [1420], "imix": [64] * 7 + [570] * 4 + [1518]}
+
+CONF = """
+ports:
+  - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={pcap},infinite_rx=1", address: 192.168.1.254, mac: "02:00:00:00:01:01" }}
+  - {{ name: wan, role: unprotected, device: "{wan}", address: [172.16.1.5, 172.16.2.5], mac: "02:00:00:00:02:01" }}
+crypto: {{ devices: [{cdev}0], mode: {mode} }}
+peers: [{{ name: b, id: "fqdn:gw-b.example.net" }}]
+sas:
+{sas}
+policies:
+{policies}
+routes:
+  - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "02:00:00:00:02:01" }}
+  - {{ dst: 10.2.0.0/16, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
+latch: {{ enabled: {latch}, capacity: {cap} }}
+control: {{ socket: {sock} }}
+"""
+
+
+def cksum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def frame(size, flow, nsas):
+    """Ether/IPv4/UDP of `size` bytes: flow i from 10.1.x.y:sport, SA i % nsas
+    by its destination 10.2.a.b."""
+    j = flow % nsas
+    src = bytes([10, 1, (flow >> 8) & 255, flow & 255])
+    dst = bytes([10, 2, (j >> 8) & 255, j & 255])
+    sport = 1024 + (flow >> 16)
+    ip_len = size - 14
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, 0, 0, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", cksum(ip)) + ip[12:]
+    udp = struct.pack("!HHHH", sport, 5000, ip_len - 20, 0)
+    return LAN_MAC + LAN_NH + b"\x08\x00" + ip + udp + bytes(ip_len - 28)
+
+
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for fr in frames:
+            f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)))
+            f.write(fr)
+
+
+def esp_payload(size, suite):
+    """Bytes the cipher runs over for a frame of `size` (tunnel mode)."""
+    _, _, _, block, _, _ = SUITES[suite]
+    inner = size - 14 + 2                 # inner IP packet + pad length + next header
+    return (inner + block - 1) // block * block
+
+
+class Gateway:
+    def __init__(self, d, tag, conf):
+        self.sock = os.path.join(d, "ctl.sock")
+        path = os.path.join(d, "gw.yaml")
+        with open(path, "w") as f:
+            f.write(conf)
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.p = subprocess.Popen(
+            [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
+             "lgbench-%s-%d" % (tag, os.getpid()), "--log-level", "*:error", "--",
+             "--config", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        end = time.time() + 30
+        while not os.path.exists(self.sock):
+            if self.p.poll() is not None or time.time() > end:
+                raise RuntimeError("latchgate did not start: %s" % self.p.stderr.read()[-500:])
+            time.sleep(0.02)
+
+    def stats(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        s.sendall(b'{"op":"stats"}\n')
+        d = b""
+        while not d.endswith(b"\n"):
+            d += s.recv(1 << 20)
+        s.close()
+        return json.loads(d)["stats"]
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def run_cell(d, cell, args):
+    """One run of one cell: (packets per second, worker cycles per packet)."""
+    suite, size, flows, nsas = cell["suite"], cell["size"], cell["flows"], cell["sas"]
+    mix = SIZES[size]
+    frames = [frame(mix[i % len(mix)], i % flows, nsas) for i in range(max(flows, len(mix)))]
+    pcap = os.path.join(d, "lan-%s-%d-%d.pcap" % (size, flows, nsas))
+    if not os.path.exists(pcap):
+        write_pcap(pcap, frames)
+    loop = cell["dir"] == "inbound"
+    keys = dict(k16="11" * 16, k20="22" * 20, k32="33" * 32)
+    suite_text = SUITES[suite][0].format(**keys)
+    sas, pols = [], []
+    for j in range(nsas):
+        dst = "10.2.%d.%d" % (j >> 8, j & 255) if nsas > 1 else "10.2.0.0/16"
+        sas.append('  - { name: o%d, direction: outbound, spi: %d, peer: b, local: 172.16.1.5,'
+                   ' remote: 172.16.2.5, %s }' % (j, 0x1000 + j, suite_text))
+        pols.append('  - { name: po%d, direction: outbound, priority: %d, src: 10.1.0.0/16,'
+                    ' dst: %s, action: protect, sa: o%d }' % (j, 10 + (j if nsas > 1 else 0),
+                                                              dst, j))
+        if loop:
+            sas.append('  - { name: i%d, direction: inbound, spi: %d, peer: b, local: 172.16.2.5,'
+                       ' remote: 172.16.1.5, replay_window: 1024, %s }'
+                       % (j, 0x1000 + j, suite_text))
+            pols.append('  - { name: pi%d, direction: inbound, priority: %d, src: 10.1.0.0/16,'
+                        ' dst: %s, action: protect, sa: i%d }'
+                        % (j, 10 + (j if nsas > 1 else 0), dst, j))
+    empty = os.path.join(d, "empty.pcap")
+    write_pcap(empty, [])
+    conf = CONF.format(pcap=pcap, wan="net_ring0" if loop else "net_pcap1,rx_pcap=" + empty,
+                       cdev=SUITES[suite][1], mode=cell["mode"], sas="\n".join(sas),
+                       policies="\n".join(pols), latch="true" if cell["latch"] else "false",
+                       cap=max(4096, 2 * flows), sock=os.path.join(d, "ctl.sock"))
+    g = Gateway(d, "c", conf)
+    try:
+        time.sleep(args.warmup)
+        a = g.stats()
+        time.sleep(args.window)
+        b = g.stats()
+    finally:
+        g.stop()
+
+    def pk(s):
+        return sum(x["packets"] for x in s["sas"] if x["direction"] ==
+                   ("inbound" if loop else "outbound"))
+
+    npk = pk(b) - pk(a)
+    cyc = b["lcores"][0]["busy_cycles"] - a["lcores"][0]["busy_cycles"]
+    dt = b["uptime_s"] - a["uptime_s"]
+    drops = {k: v for k, v in b["drops"].items() if v}
+    if drops:
+        print("  note: drops %s" % drops, file=sys.stderr)
+    return npk / dt, cyc / npk if npk else float("inf"), b["tsc_hz"]
+
+
+def crypto_ref(suite, sizes, args):
+    """Cycles per op of dpdk-test-crypto-perf for each buffer size."""
+    _, dev, cargs, _, _, _ = SUITES[suite]
+    out = subprocess.run(
+        ["dpdk-test-crypto-perf", "-l", "0,1", "--no-pci", "--in-memory", "--file-prefix",
+         "lgbench-cp-%d" % os.getpid(), "--vdev", dev + "0", "--log-level", "*:error", "--",
+         "--ptest", "throughput", "--devtype", dev] + cargs +
+        ["--buffer-sz", ",".join(str(s) for s in sizes), "--burst-sz", "32",
+         "--total-ops", str(args.crypto_ops), "--silent"],
+        capture_output=True, text=True, timeout=300).stdout
+    res = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 10 and f[0].isdigit():
+            res[int(f[1])] = (float(f[7]) * 1e6, float(f[9]))   # ops/s, cycles/op
+    return res
+
+
+def io_ref(d, size, loop, args):
+    """testpmd io forwarding between the same vdevs: packets per second."""
+    frames = [frame(sz, i, 1) for i in range(1000) for sz in [SIZES[size][i % len(SIZES[size])]]]
+    pcap = os.path.join(d, "io-%s.pcap" % size)
+    write_pcap(pcap, frames)
+    empty = os.path.join(d, "empty.pcap")
+    write_pcap(empty, [])
+    p = subprocess.Popen(
+        ["dpdk-testpmd", "-l", "0,1", "--no-pci", "--in-memory", "--file-prefix",
+         "lgbench-tp-%d" % os.getpid(), "--log-level", "*:error",
+         "--vdev", "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
+         "--vdev", "net_pcap1,rx_pcap=%s" % empty, "--", "--forward-mode=io", "--nb-cores=1",
+         "--auto-start", "--stats-period=1", "--rxq=1", "--txq=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(args.warmup + args.window + 1)
+    p.send_signal(signal.SIGINT)
+    out = p.communicate(timeout=30)[0]
+    rx = [int(x) for x in re.findall(r"Rx-pps:\s+(\d+)", out) if int(x) > 0]
+    return statistics.median(rx[-max(1, int(args.window)):]) if rx else 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench-out"))
+    args = ap.parse_args()
+    args.warmup, args.window = (0.6, 1.0) if args.quick else (1.0, 2.0)
+    args.crypto_ops = 2000000 if args.quick else 10000000
+    base = dict(flows=1000, sas=1, latch=True, mode="lookaside")
+    cells = []
+    suites = ["aes128gcm", "aes128cbc-sha1"] if args.quick else list(SUITES)
+    sizes = ["64", "1420"] if args.quick else list(SIZES)
+    for s in suites:
+        for z in sizes:
+            for dr in ("outbound", "inbound"):
+                cells.append(dict(base, dir=dr, suite=s, size=z, group="main"))
+    g = dict(base, suite="aes128gcm", size="64")
+    for dr in ("outbound", "inbound"):
+        cells.append(dict(g, dir=dr, latch=False, group="latch-off"))
+        cells.append(dict(g, dir=dr, mode="cpu", group="cpu"))
+    for fl in ([1] if args.quick else [1, 100000]):
+        cells.append(dict(g, dir="outbound", flows=fl, group="flows"))
+    if not args.quick:
+        cells.append(dict(g, dir="outbound", sas=1000, group="sas"))
+    os.makedirs(args.out, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="lgbench-")
+    res = {i: [] for i in range(len(cells))}
+    for rep in range(args.reps):
+        for i, c in enumerate(cells):
+            res[i].append(run_cell(d, c, args))
+            print("  rep %d/%d cell %d/%d: %s %s %s flows %d sas %d latch %s %s: %.3f Mpps" %
+                  (rep + 1, args.reps, i + 1, len(cells), c["dir"], c["suite"], c["size"],
+                   c["flows"], c["sas"], c["latch"], c["mode"], res[i][-1][0] / 1e6),
+                  file=sys.stderr)
+    # References.
+    crypto = {}
+    for s in set(c["suite"] for c in cells):
+        szs = sorted(set(esp_payload(x, s) for z in set(c["size"] for c in cells)
+                         for x in SIZES[z]))
+        crypto[s] = [crypto_ref(s, szs, args) for _ in range(args.reps)]
+    io = {z: [io_ref(d, z, False, args) for _ in range(args.reps)]
+          for z in set(c["size"] for c in cells)}
+    subprocess.run(["rm", "-rf", d])
+    tsc = res[0][0][2]
+    rows = []
+    for i, c in enumerate(cells):
+        pps = [r[0] for r in res[i]]
+        cyc = [r[1] for r in res[i]]
+        row = dict(c, mpps=statistics.median(pps) / 1e6, mpps_min=min(pps) / 1e6,
+                   mpps_max=max(pps) / 1e6, cycles=statistics.median(cyc))
+        if c["dir"] == "inbound":
+            # the same cell outbound: what the loop spent encrypting
+            o = next(j for j, x in enumerate(cells) if x["dir"] == "outbound" and
+                     all(x[k] == c[k] for k in ("suite", "size", "flows", "sas", "latch",
+                                                "mode")))
+            row["cycles"] -= statistics.median(r[1] for r in res[o])
+            row["mpps"] = tsc / row["cycles"] / 1e6
+            row["mpps_min"] = row["mpps_max"] = None
+        weights = SIZES[c["size"]]
+        ccyc = statistics.median(
+            [sum(rep[esp_payload(x, c["suite"])][1] for x in weights) / len(weights)
+             for rep in crypto[c["suite"]]])
+        iopps = statistics.median(io[c["size"]])
+        row["crypto_cycles"] = ccyc
+        row["crypto_mpps"] = tsc / ccyc / 1e6
+        row["io_mpps"] = iopps / 1e6
+        row["io_cycles"] = tsc / iopps if iopps else 0
+        row["tax"] = row["cycles"] - ccyc - row["io_cycles"]
+        row["vs_crypto"] = row["mpps"] / row["crypto_mpps"]
+        rows.append(row)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump({"tsc_hz": tsc, "quick": args.quick, "reps": args.reps, "rows": rows}, f,
+                  indent=1)
+    keys = ["group", "dir", "suite", "size", "flows", "sas", "latch", "mode", "mpps", "mpps_min",
+            "mpps_max", "cycles", "crypto_cycles", "io_cycles", "tax", "crypto_mpps", "io_mpps",
+            "vs_crypto"]
+    with open(os.path.join(args.out, "bench.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    print_table(rows, tsc)
+    return 0
+
+
+def fmt(x, p=2):
+    return "-" if x is None else ("%.*f" % (p, x))
+
+
+def print_table(rows, tsc):
+    print("latchgate, 1 worker lcore, TSC %.2f GHz; medians; cycles per packet" % (tsc / 1e9))
+    print("%-9s %-8s %-16s %-5s %7s %4s %-5s %-9s %7s %-15s %6s %6s %5s %6s %7s %7s" % (
+        "group", "dir", "suite", "size", "flows", "sas", "latch", "mode", "Mpps", "(min-max)",
+        "cyc", "crypto", "io", "tax", "x crypto", "io Mpps"))
+    for r in rows:
+        rng = "" if r["mpps_min"] is None else "(%.2f-%.2f)" % (r["mpps_min"], r["mpps_max"])
+        print("%-9s %-8s %-16s %-5s %7d %4d %-5s %-9s %7.3f %-15s %6.0f %6.0f %5.0f %6.0f %7.2f"
+              " %7.1f" % (r["group"], r["dir"], r["suite"], r["size"], r["flows"], r["sas"],
+                          "on" if r["latch"] else "off", r["mode"], r["mpps"], rng, r["cycles"],
+                          r["crypto_cycles"], r["io_cycles"], r["tax"], r["vs_crypto"],
+                          r["io_mpps"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
