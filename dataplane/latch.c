@@ -167,11 +167,11 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 	l->pset[0] = init->pset[0];
 	l->pset[1] = init->pset[1];
 	l->sa_slot = init->sa_slot;
-	l->policy_id = init->policy_id;
-	l->spd_gen = init->spd_gen;
 	l->flags = init->flags;
 	l->created_tsc = l->last_tsc = init->now_tsc;
-	l->pkts = l->drops = 0;
+	l->drops = 0;
+	/* spd_cache: zero in a fresh slot (never a valid tag); a reborn
+	 * CLOSED latch has the same 5-tuple, so its results still hold. */
 	/* release: pairs with the acquire in lg_latch_state(). */
 	__atomic_store_n(&l->state, init->state, __ATOMIC_RELEASE);
 	*won = true;

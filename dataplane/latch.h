@@ -72,12 +72,12 @@ struct lg_latch {
 	uint32_t ident;           /* [I] interned peer identity */
 	uint32_t pset[2];         /* [A] out, in: interned parameter sets, 0 = not yet */
 	uint32_t sa_slot;         /* [I] SA the flow was latched on */
-	uint32_t policy_id;       /* [I] SPD entry that covered it */
-	uint32_t spd_gen;         /* [I] SPD generation at creation */
 	uint32_t flags;           /* [A] e.g. FIN seen per direction */
 	uint64_t created_tsc;     /* [I] */
 	uint64_t last_tsc;        /* [W] */
-	uint64_t pkts;            /* [W] */
+	/* [W] out, in: the flow cache, the SPD result of this flow's packets
+	 * tagged with the SPD's generation (worker.c, spd_stage) */
+	uint64_t spd_cache[2];
 	uint64_t drops;           /* [W] while BROKEN */
 } __rte_cache_aligned;
 static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
@@ -92,7 +92,7 @@ static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
 
 struct lg_latch_init {
 	uint32_t state;           /* LARVAL, ESTABLISHED or BROKEN (born broken) */
-	uint32_t ident, pset[2], sa_slot, policy_id, spd_gen;
+	uint32_t ident, pset[2], sa_slot;
 	uint32_t flags;           /* LG_LATCH_LO_OUT or LG_LATCH_LO_IN */
 	uint64_t now_tsc;
 };

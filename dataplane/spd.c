@@ -217,6 +217,7 @@ lg_spd_create(const char *name, const struct lg_spd_entry *e, uint32_t n,
 		return NULL;
 	}
 	spd->nrules = n;
+	spd->gen = gen + 1;
 	for (i = 0; i < n; i++) {
 		spd->rule[i + 1].action = e[i].action;
 		spd->rule[i + 1].sa_slot = e[i].sa_slot;

@@ -50,6 +50,7 @@ struct lg_spd {
 	 * ANY, for packets that do not carry them (RFC 4301 §4.4.1.1). */
 	struct rte_acl_ctx *acl[2][2];
 	uint32_t nrules;
+	uint32_t gen;                 /* unique per SPD built, from 1: tags flow-cache entries */
 	/* [2 * nrules + 1]: rule[0] unused, 1..n the entries, n+1..2n their
 	 * DISCARD twins for packets with OPAQUE ports */
 	struct lg_spd_rule rule[];

@@ -307,31 +307,128 @@ tcp_end(struct lg_worker *w, struct rte_mbuf *m, struct lg_latch *l, int dir,
 	}
 }
 
+/* A burst's flow keys and latch positions, found once and used by both the
+ * SPD stage and the latch stage. */
+struct flows {
+	struct lg_flow_key fk[LG_BURST];
+	const struct lg_flow_key *fkp[LG_BURST];
+	bool rev[LG_BURST];
+	int32_t pos[LG_BURST];
+};
+
+static void
+flows_find(const struct lg_latch_table *t, struct flows *fl, const union lg_key *kp[],
+	   const uint8_t is6[], uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		lg_flow_key_make(&fl->fk[i], kp[i], is6[i], &fl->rev[i]);
+		fl->fkp[i] = &fl->fk[i];
+	}
+	lg_latch_lookup_bulk(t, fl->fkp, n, fl->pos);
+}
+
 /*
- * The latch stage of a burst: bulk lookup of every flow; a PROTECT packet
- * of a new flow creates its latch (first writer wins, item 4; a full table
- * fails closed, item 8), BYPASS of an unlatched flow creates none (item 5).
- * dir: 0 outbound, 1 inbound. Survivors are compacted to the front.
+ * The flow cache: a latch remembers, per direction, the SPD result its
+ * packets got, tagged with the SPD's generation and the packet's
+ * orientation; a hit skips rte_acl, and publishing a new SPD (a new
+ * generation) invalidates every entry at once, so a hit is always what an
+ * ordered search of the current SPD gives (LATCHING.md item 30). Not for
+ * ICMP (an echo flow's latch covers types the SPD tells apart) nor for
+ * OPAQUE packets (fragments: the SPD sees no ports, the flow key does).
+ */
+static inline bool
+fc_usable(const union lg_key *k)
+{
+	return k->k4.proto != IPPROTO_ICMP && k->k4.proto != IPPROTO_ICMPV6 &&
+	       k->k4.pad[0] == 0;
+}
+
+static inline uint64_t
+fc_tag(const struct lg_spd *spd, bool rev)
+{
+	return (uint64_t)spd->gen << 1 | rev;
+}
+
+/* SPD results for a burst (res[i] as lg_spd_classify), through the flow
+ * cache when latching is on; fl then holds the burst's flows. */
+static void
+spd_stage(struct lg_worker *w, const struct lg_spd *spd, int dir, const union lg_key *kp[],
+	  const uint8_t is6[], uint32_t n, uint32_t res[], struct flows *fl)
+{
+	struct lg_latch_table *t = w->dp->latch;
+	const union lg_key *mk[LG_BURST];
+	uint8_t m6[LG_BURST], mi[LG_BURST];
+	uint32_t mres[LG_BURST], i, nm = 0;
+
+	if (t == NULL || n == 0) {
+		lg_spd_classify(spd, kp, is6, res, n);
+		return;
+	}
+	flows_find(t, fl, kp, is6, n);
+	for (i = 0; i < n; i++) {
+		if (fl->pos[i] >= 0 && fc_usable(kp[i])) {
+			uint64_t c = __atomic_load_n(&t->e[fl->pos[i]].spd_cache[dir],
+						     __ATOMIC_RELAXED);
+
+			if ((c >> 31) == fc_tag(spd, fl->rev[i])) {
+				res[i] = (uint32_t)(c & 0x7fffffffu);
+				continue;
+			}
+		}
+		mk[nm] = kp[i];
+		m6[nm] = is6[i];
+		mi[nm++] = (uint8_t)i;
+	}
+	if (nm == 0)
+		return;
+	lg_spd_classify(spd, mk, m6, mres, nm);
+	for (i = 0; i < nm; i++) {
+		uint32_t j = mi[i];
+
+		res[j] = mres[i];
+		if (fl->pos[j] >= 0 && fc_usable(kp[j]))
+			__atomic_store_n(&t->e[fl->pos[j]].spd_cache[dir],
+					 fc_tag(spd, fl->rev[j]) << 31 | mres[i], __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * The latch stage of a burst: bulk lookup of every flow (unless spd_stage
+ * found them: fl, with ix[i] the burst index of survivor i); a PROTECT
+ * packet of a new flow creates its latch (first writer wins, item 4; a full
+ * table fails closed, item 8), BYPASS of an unlatched flow creates none
+ * (item 5). dir: 0 outbound, 1 inbound. Survivors are compacted to the front.
  */
 static uint32_t
 latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
-	    const union lg_key *kp[], const uint8_t is6[], uint32_t n, int dir)
+	    const union lg_key *kp[], const uint8_t is6[], uint32_t n, int dir,
+	    struct flows *fl, const uint8_t ix[])
 {
 	struct lg_latch_table *t = w->dp->latch;
-	struct lg_flow_key fk[LG_BURST];
-	const struct lg_flow_key *fkp[LG_BURST];
+	struct flows own;
 	int32_t pos[LG_BURST];
+	bool rev[LG_BURST];
+	const struct lg_flow_key *fk[LG_BURST];
 	uint64_t now = rte_rdtsc();
 	uint32_t i, k = 0;
-	bool rev[LG_BURST], won;
+	bool won;
 
 	if (t == NULL || n == 0)
 		return n;
-	for (i = 0; i < n; i++) {
-		lg_flow_key_make(&fk[i], kp[i], is6[i], &rev[i]);
-		fkp[i] = &fk[i];
+	if (fl == NULL) {
+		flows_find(t, &own, kp, is6, n);
+		fl = &own;
+		ix = NULL;
 	}
-	lg_latch_lookup_bulk(t, fkp, n, pos);
+	for (i = 0; i < n; i++) {
+		uint32_t f = ix != NULL ? ix[i] : i;
+
+		fk[i] = &fl->fk[f];
+		rev[i] = fl->rev[f];
+		pos[i] = fl->pos[f];
+	}
 	for (i = 0; i < n; i++) {
 		const struct lg_sa *sa = sas[i];
 		enum lg_drop why = LG_DROP_MAX;
@@ -345,7 +442,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			};
 
 			in.pset[dir] = sa->pset;
-			pos[i] = lg_latch_create(t, &fk[i], &in, &won);
+			pos[i] = lg_latch_create(t, fk[i], &in, &won);
 			if (pos[i] < 0) {
 				drop(w, mb[i], LG_DROP_LATCH_TABLE_FULL);
 				continue;
@@ -360,7 +457,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 			state = lg_latch_state(t, (uint32_t)pos[i]);
 		}
 		if (pos[i] >= 0)
-			why = latch_check(w, &t->e[pos[i]], state, sa, dir, rev[i], &fk[i],
+			why = latch_check(w, &t->e[pos[i]], state, sa, dir, rev[i], fk[i],
 					  (uint32_t)pos[i]);
 		if (why != LG_DROP_MAX) {
 			drop(w, mb[i], why);
@@ -371,7 +468,7 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 		if (pos[i] >= 0 && now - t->e[pos[i]].last_tsc > (1u << 21))
 			__atomic_store_n(&t->e[pos[i]].last_tsc, now, __ATOMIC_RELAXED);
 		if (pos[i] >= 0 && lg_key_proto(kp[i]) == IPPROTO_TCP)
-			tcp_end(w, mb[i], &t->e[pos[i]], dir, &fk[i], (uint32_t)pos[i]);
+			tcp_end(w, mb[i], &t->e[pos[i]], dir, fk[i], (uint32_t)pos[i]);
 		sas[k] = sas[i];
 		mb[k++] = mb[i];
 	}
@@ -522,13 +619,14 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 	struct lg_sa **sat = __atomic_load_n(&w->dp->sa, __ATOMIC_ACQUIRE);
 	union lg_key key[LG_BURST];
 	const union lg_key *kp[LG_BURST];
-	uint8_t is6[LG_BURST];
+	uint8_t is6[LG_BURST], ix[LG_BURST];
 	uint32_t res[LG_BURST];
 	struct lg_sa *sas[LG_BURST];
+	struct flows fl;
 	uint32_t i, k, j = 0, np = 0;
 
 	k = parse_burst(w, mb, n, key, kp, is6);
-	lg_spd_classify(spd, kp, is6, res, k);
+	spd_stage(w, spd, 0, kp, is6, k, res, &fl);
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];
@@ -560,9 +658,10 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 		sas[j] = sa;
 		kp[j] = kp[i];
 		is6[j] = is6[i];
+		ix[j] = (uint8_t)i;
 		mb[j++] = m;
 	}
-	j = latch_stage(w, mb, sas, kp, is6, j, 0);
+	j = latch_stage(w, mb, sas, kp, is6, j, 0, &fl, ix);
 	for (i = 0; i < j; i++) {
 		if (sas[i] == NULL) {
 			forward(w, rt, mb[i]);
@@ -700,6 +799,8 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 	uint8_t is6[LG_BURST] = { 0 }, outer[LG_BURST];
 	uint32_t res[LG_BURST];
 	struct lg_sa *sas[LG_BURST];
+	struct flows fl;
+	uint8_t ix[LG_BURST];
 	uint32_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -747,7 +848,7 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 		is6[k] = lg_pkt_is6(mb[i]);
 		mb[k++] = mb[i];
 	}
-	lg_spd_classify(spd, kp, is6, res, k);
+	spd_stage(w, spd, 1, kp, is6, k, res, &fl);
 	n = 0;
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
@@ -760,12 +861,13 @@ in_finish(struct lg_worker *w, const struct lg_sa *sa, struct rte_mbuf *mb[],
 		} else {
 			kp[n] = kp[i];
 			is6[n] = is6[i];
+			ix[n] = (uint8_t)i;
 			sas[n] = (struct lg_sa *)(uintptr_t)sa;
 			mb[n++] = mb[i];
 		}
 	}
 	/* LATCHING.md item 2: only after SAD, replay, ICV and selectors. */
-	n = latch_stage(w, mb, sas, kp, is6, n, 1);
+	n = latch_stage(w, mb, sas, kp, is6, n, 1, &fl, ix);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
 	for (i = 0; i < n; i++)
 		forward_in(w, rt, mb[i], false);
@@ -909,7 +1011,7 @@ plain_in(struct lg_worker *w, struct rte_mbuf *mb[], const union lg_key *kp[],
 		}
 	}
 	/* A BYPASS packet of a latched flow breaks it, never leaves (item 17). */
-	k = latch_stage(w, mb, sas, kp, is6, k, 1);
+	k = latch_stage(w, mb, sas, kp, is6, k, 1, NULL, NULL);
 	for (i = 0; i < k; i++)
 		forward_in(w, rt, mb[i], true);
 }
