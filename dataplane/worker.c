@@ -477,6 +477,39 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 
 /* ---- outbound ---------------------------------------------------------- */
 
+/*
+ * Set the outer IPv4 TOS (and fragment field) and the header checksum in
+ * registers: the header is read once as 8+8+4 bytes, changed, summed and
+ * stored whole. Byte stores followed by rte_ipv4_cksum's 16-byte loads of
+ * the same line stalled store forwarding: about 30 cycles a packet, the
+ * largest cost of ours in the outbound profile. The Internet checksum is
+ * byte-order independent (RFC 1071 §2(B)), so little-endian words do.
+ */
+static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "outer4_fix reads the header as LE words");
+
+static inline void
+outer4_fix(struct rte_ipv4_hdr *o4, uint8_t tos, bool set_frag, rte_be16_t frag)
+{
+	uint64_t a, b, sum;
+	uint32_t c;
+
+	memcpy(&a, o4, 8);                    /* ver_ihl tos len id frag */
+	memcpy(&b, (uint8_t *)o4 + 8, 8);     /* ttl proto cksum src */
+	memcpy(&c, (uint8_t *)o4 + 16, 4);    /* dst */
+	a = (a & ~(0xffull << 8)) | (uint64_t)tos << 8;
+	if (set_frag)
+		a = (a & ~(0xffffull << 48)) | (uint64_t)frag << 48;
+	b &= ~(0xffffull << 16);
+	sum = (a & 0xffff) + (a >> 16 & 0xffff) + (a >> 32 & 0xffff) + (a >> 48) +
+	      (b & 0xffff) + (b >> 16 & 0xffff) + (b >> 32 & 0xffff) + (b >> 48) +
+	      (c & 0xffff) + (c >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	b |= (uint64_t)(~sum & 0xffff) << 16;
+	memcpy(o4, &a, 8);
+	memcpy((uint8_t *)o4 + 8, &b, 8);
+}
+
 /* RFC 4301 §5.1.2.1 and RFC 6040 §4.1 (normal mode): the outer DSCP is
  * copied or set, the ECN field copied; DF copied, set or cleared (§8.1). */
 static inline void
@@ -499,13 +532,8 @@ outer_rules(const struct lg_sa *sa, struct rte_mbuf *m)
 		}
 		return;
 	}
-	struct rte_ipv4_hdr *o4 = lg_pkt_l3(m);
-
-	o4->type_of_service = tos;
-	if (sa->df == LG_SA_DF_COPY)
-		o4->fragment_offset = mt->df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0;
-	o4->hdr_checksum = 0;
-	o4->hdr_checksum = rte_ipv4_cksum(o4);
+	outer4_fix(lg_pkt_l3(m), tos, sa->df == LG_SA_DF_COPY,
+		   mt->df ? RTE_BE16(RTE_IPV4_HDR_DF_FLAG) : 0);
 }
 
 static void
