@@ -596,6 +596,8 @@ fixed_changed(const struct lg_conf *a, const struct lg_conf *b)
 		return "latch.enabled or latch.capacity";
 	if (strcmp(a->control.socket, b->control.socket) != 0)
 		return "control.socket";
+	if (a->memory.mbufs != b->memory.mbufs)
+		return "memory.mbufs";
 	return NULL;
 }
 

@@ -1848,6 +1848,22 @@ static const struct field control_fields[] = {
 };
 static const struct table control_table = { TABLE(control_fields) };
 
+/* ---- memory ------------------------------------------------------------ */
+
+static int memory_mbufs(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_memory *m = obj;
+
+	if (integer(pc, f, v, 16777216, &m->mbufs) != 0)
+		return -1;
+	return m->mbufs < 4096 ? expect(pc, v, f) : 0;
+}
+
+static const struct field memory_fields[] = {
+	{ "mbufs", memory_mbufs, false, "a number of packet buffers 4096..16777216" },
+};
+static const struct table memory_table = { TABLE(memory_fields) };
+
 /* ---- top level --------------------------------------------------------- */
 
 static int conf_eal(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
@@ -1944,6 +1960,13 @@ static int conf_control(struct pc *pc, const struct field *f, const yaml_node_t 
 	return sub(pc, f, v, &control_table, &c->control);
 }
 
+static int conf_memory(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf *c = obj;
+
+	return sub(pc, f, v, &memory_table, &c->memory);
+}
+
 /* Order matters: each section may refer to names in the ones above it. */
 static const struct field conf_fields[] = {
 	{ "eal", conf_eal, false, "a list of strings" },
@@ -1955,6 +1978,7 @@ static const struct field conf_fields[] = {
 	{ "routes", conf_routes, false, "a list of routes" },
 	{ "latch", conf_latch, false, "a mapping" },
 	{ "control", conf_control, false, "a mapping" },
+	{ "memory", conf_memory, false, "a mapping" },
 };
 static const struct table conf_table = { TABLE(conf_fields) };
 

@@ -172,6 +172,13 @@ struct lg_conf_control {
 	uint32_t rekey_overlap_s;
 };
 
+/* "memory: { mbufs }": the packet buffer pool. 0 = sized from the ports,
+ * workers and queues. A net_pcap port with infinite_rx=1 keeps its whole
+ * capture in the pool: a capture of many packets needs more. */
+struct lg_conf_memory {
+	uint32_t mbufs;             /* 0 or 4096..16777216 */
+};
+
 struct lg_conf {
 	char *file;                 /* as given to the loader, for messages */
 	char **eal;                 /* NULL-terminated argv tail, may be NULL */
@@ -184,6 +191,7 @@ struct lg_conf {
 	struct lg_conf_route *routes;     uint32_t nroutes;
 	struct lg_conf_latch latch;
 	struct lg_conf_control control;
+	struct lg_conf_memory memory;
 	/* Warnings of a valid config, one line each, "FILE:L:C: warning: ..."
 	 * (e.g. a transport SA that would protect forwarded traffic). */
 	char **warnings;                  uint32_t nwarnings;

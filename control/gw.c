@@ -63,6 +63,9 @@ setup_pool(struct lg_gw *gw, char *err, size_t errlen)
 	uint32_t n = np * nq * (LG_RX_DESC + LG_TX_DESC) +
 		     nq * (LG_CRYPTO_QDEPTH + np * LG_TXB + 4 * LG_BURST) + 4096;
 
+	if (gw->conf->memory.mbufs != 0)
+		n = gw->conf->memory.mbufs;
+
 	gw->mbuf_pool = rte_pktmbuf_pool_create("lg_mbuf", n, 256, LG_MBUF_PRIV_SIZE,
 						RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (gw->mbuf_pool == NULL)

@@ -83,6 +83,7 @@ routes:
   - {{ dst: 10.2.0.0/16, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
 latch: {{ enabled: {latch}, capacity: {cap} }}
 control: {{ socket: {sock} }}
+{memory}
 """
 
 
@@ -189,7 +190,10 @@ def run_cell(d, cell, args):
     conf = CONF.format(pcap=pcap, wan="net_ring0" if loop else "net_pcap1,rx_pcap=" + empty,
                        cdev=SUITES[suite][1], mode=cell["mode"], sas="\n".join(sas),
                        policies="\n".join(pols), latch="true" if cell["latch"] else "false",
-                       cap=max(4096, 2 * flows), sock=os.path.join(d, "ctl.sock"))
+                       cap=max(4096, 2 * flows), sock=os.path.join(d, "ctl.sock"),
+                       # infinite_rx keeps the whole capture in the mbuf pool
+                       memory="memory: { mbufs: %d }" % (len(frames) + 32768)
+                       if len(frames) > 2000 else "")
     g = Gateway(d, "c", conf)
     try:
         time.sleep(args.warmup)
@@ -273,7 +277,7 @@ def main():
     for dr in ("outbound", "inbound"):
         cells.append(dict(g, dir=dr, latch=False, group="latch-off"))
         cells.append(dict(g, dir=dr, mode="cpu", group="cpu"))
-    for fl in ([1] if args.quick else [1, 100000]):
+    for fl in ([1] if args.quick else [1, 1000000]):
         cells.append(dict(g, dir="outbound", flows=fl, group="flows"))
     if not args.quick:
         cells.append(dict(g, dir="outbound", sas=1000, group="sas"))

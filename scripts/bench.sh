@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 BUILD=${LG_BUILD_DIR:-build}
 export LG_BUILD_DIR=$BUILD
 
+# The full run's 1,000,000-flow cell replays a capture of a million frames,
+# all of it held in the mbuf pool: about 2.5 GiB of hugepages.
+[ "${1:-}" = "" ] && export LG_HUGEPAGES=${LG_HUGEPAGES:-2048}
 bash scripts/setup.sh
 if ! command -v gnuplot >/dev/null; then
 	echo "bench: installing gnuplot-nox (for the plot)"

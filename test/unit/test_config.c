@@ -287,6 +287,7 @@ static void check_sections(const struct lg_conf *c)
 	CU_ASSERT_EQUAL(c->crypto.at.line, 7);
 	CU_ASSERT_STRING_EQUAL(c->control.socket, "/tmp/lg.sock");
 	CU_ASSERT_EQUAL(c->control.rekey_overlap_s, 0);
+	CU_ASSERT_EQUAL(c->memory.mbufs, 65536);
 	CU_ASSERT_EQUAL(c->neal, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->eal);
 	CU_ASSERT_PTR_NULL(c->eal[0]);
@@ -445,7 +446,7 @@ static const struct good_case good_cases[] = {
 	  check_ipv6 },
 	{ "crypto, control and empty eal sections",
 	  BASE "crypto:\n  devices: [crypto_aesni_gcm0, crypto_aesni_mb0]\n  mode: cpu\n"
-	  "control: {socket: /tmp/lg.sock, rekey_overlap: 0}\neal: []\n",
+	  "control: {socket: /tmp/lg.sock, rekey_overlap: 0}\neal: []\nmemory: {mbufs: 65536}\n",
 	  check_sections },
 	{ "spi bounds, replay window bounds, esn spellings",
 	  BASE "sas:\n"
@@ -693,6 +694,10 @@ static const struct bad_case bad_cases[] = {
 	  A20 A20 A20 A20 A20
 	  ".sock\n",
 	  "test.yaml:5:11: key 'socket': expected a path of 1..107 characters" },
+	{ "mbufs too few", PORTS "memory: {mbufs: 100}\n",
+	  "test.yaml:4:17: key 'mbufs': expected a number of packet buffers 4096..16777216" },
+	{ "memory unknown key", PORTS "memory: {hugepages: 2}\n",
+	  "test.yaml:4:10: key 'hugepages': unknown key" },
 	{ "rekey overlap too long", PORTS "control: {rekey_overlap: 3601}\n",
 	  "test.yaml:4:26: key 'rekey_overlap': expected seconds 0..3600" },
 	{ "rekey overlap negative", PORTS "control: {rekey_overlap: -1}\n",
