@@ -379,17 +379,6 @@ summary(struct lg_gw *gw, uint32_t change, uint8_t to, uint32_t count)
 		gw->event_overflow++;
 }
 
-static void
-latch_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key *k,
-	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
-	    const struct lg_sa *sa)
-{
-	struct lg_event ev;
-
-	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, sa);
-	if (!lg_event_put(gw->dp->events, &ev))
-		gw->event_overflow++;
-}
 
 /* Step 2: returns how many latches it broke. */
 static uint32_t
@@ -416,7 +405,8 @@ break_sweep(struct lg_gw *gw, const struct view *v, uint32_t change)
 		/* Only the winner marks it healable: a worker's INBOUND_MISMATCH
 		 * break must stay unhealed. */
 		__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
-		latch_event(gw, l, &k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, why, dir, sa);
+		lg_event_raise(gw->dp->events, l, &k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN,
+			       why, dir, sa, &gw->event_overflow);
 		n++;
 	}
 	gw->change_broken += n;
@@ -446,8 +436,8 @@ restore_sweep(struct lg_gw *gw, uint32_t change)
 		__atomic_fetch_and(&l->flags, ~LG_LATCH_HEAL, __ATOMIC_RELAXED);
 		if (!lg_latch_transition(l, LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED))
 			continue;
-		latch_event(gw, l, &k, pos, LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED,
-			    LG_REASON_RESTORED, 0, NULL);
+		lg_event_raise(gw->dp->events, l, &k, pos, LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED,
+			       LG_REASON_RESTORED, 0, NULL, &gw->event_overflow);
 		n++;
 	}
 	gw->restored += n;

@@ -234,11 +234,7 @@ void
 lg_gw_event(struct lg_gw *gw, const struct lg_latch *l, const struct lg_flow_key *k,
 	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason)
 {
-	struct lg_event ev;
-
-	lg_event_fill(&ev, l, k, pos, from, to, reason, 0, NULL);
-	if (!lg_event_put(gw->dp->events, &ev))
-		gw->event_overflow++;
+	lg_event_raise(gw->dp->events, l, k, pos, from, to, reason, 0, NULL, &gw->event_overflow);
 }
 
 static uint64_t

@@ -83,4 +83,18 @@ lg_event_put(struct rte_ring *r, const struct lg_event *ev)
 	return rte_ring_mp_enqueue_elem(r, (void *)(uintptr_t)ev, sizeof(*ev)) == 0;
 }
 
+/* The one event of a transition the caller won, put on the ring without
+ * waiting; *lost counts it when the ring is full. */
+static inline void
+lg_event_raise(struct rte_ring *r, const struct lg_latch *l, const struct lg_flow_key *k,
+	       uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
+	       const struct lg_sa *now, uint64_t *lost)
+{
+	struct lg_event ev;
+
+	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, now);
+	if (!lg_event_put(r, &ev))
+		(*lost)++;
+}
+
 #endif /* LG_EVENT_H */

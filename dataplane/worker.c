@@ -218,11 +218,8 @@ raise_event(struct lg_worker *w, const struct lg_latch *l, const struct lg_flow_
 	    uint32_t pos, uint8_t from, uint8_t to, uint8_t reason, int dir,
 	    const struct lg_sa *now_sa)
 {
-	struct lg_event ev;
-
-	lg_event_fill(&ev, l, k, pos, from, to, reason, dir, now_sa);
-	if (!lg_event_put(w->dp->events, &ev))
-		w->st->event_overflow++;
+	lg_event_raise(w->dp->events, l, k, pos, from, to, reason, dir, now_sa,
+		       &w->st->event_overflow);
 }
 
 static enum lg_drop
