@@ -281,8 +281,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--latch", action="store_true", help="also the latch microbenchmark")
     ap.add_argument("--report", action="store_true", help="write BENCHMARKS.md and its plot")
+    ap.add_argument("--ab", metavar="BUILD_A,BUILD_B",
+                    help="A/B: one cell, alternating between two build directories")
+    ap.add_argument("--cell", default="outbound:aes128gcm:64:1000",
+                    help="with --ab: DIR:SUITE:SIZE:FLOWS")
     args = ap.parse_args()
     args.warmup, args.window = (0.6, 1.0) if args.quick else (1.0, 2.0)
+    if args.ab:
+        return ab(args)
     args.crypto_ops = 2000000 if args.quick else 10000000
     base = dict(flows=1000, sas=1, latch=True, mode="lookaside")
     cells = []
@@ -546,6 +552,28 @@ def report(rows, latch, tsc, args):
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(L) + "\n")
     print("bench: wrote BENCHMARKS.md and BENCHMARKS.png")
+
+
+def ab(args):
+    """Before/after of one change: the same cell, builds alternating, five
+    times each; medians of worker cycles per packet (inbound: the loop, both
+    passes)."""
+    global GW
+    builds = args.ab.split(",")
+    dr, suite, size, flows = args.cell.split(":")
+    cell = dict(flows=int(flows), sas=1, latch=True, mode="lookaside", dir=dr, suite=suite,
+                size=size)
+    d = tempfile.mkdtemp(prefix="lgbench-ab-")
+    res = {b: [] for b in builds}
+    for _ in range(5):
+        for b in builds:
+            GW = os.path.join(b, "latchgate")
+            res[b].append(run_cell(d, cell, args)[1])
+    subprocess.run(["rm", "-rf", d])
+    for b in builds:
+        print("%-30s median %6.0f cycles/packet  (%s)" % (
+            b, statistics.median(res[b]), " ".join("%.0f" % x for x in res[b])))
+    return 0
 
 
 def fmt(x, p=2):
