@@ -284,7 +284,7 @@ def main():
     ap.add_argument("--ab", metavar="BUILD_A,BUILD_B",
                     help="A/B: one cell, alternating between two build directories")
     ap.add_argument("--cell", default="outbound:aes128gcm:64:1000",
-                    help="with --ab: DIR:SUITE:SIZE:FLOWS")
+                    help="with --ab: DIR:SUITE:SIZE:FLOWS[:SAS]")
     args = ap.parse_args()
     args.warmup, args.window = (0.6, 1.0) if args.quick else (1.0, 2.0)
     if args.ab:
@@ -560,9 +560,9 @@ def ab(args):
     passes)."""
     global GW
     builds = args.ab.split(",")
-    dr, suite, size, flows = args.cell.split(":")
-    cell = dict(flows=int(flows), sas=1, latch=True, mode="lookaside", dir=dr, suite=suite,
-                size=size)
+    dr, suite, size, flows, *nsas = args.cell.split(":")
+    cell = dict(flows=int(flows), sas=int(nsas[0]) if nsas else 1, latch=True,
+                mode="lookaside", dir=dr, suite=suite, size=size)
     d = tempfile.mkdtemp(prefix="lgbench-ab-")
     res = {b: [] for b in builds}
     for _ in range(5):
