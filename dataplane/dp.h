@@ -10,8 +10,8 @@
  *   - spd_out, spd_in, sad, routes, sa[]: [A] published by the control
  *     thread with release stores, loaded by workers once per burst with
  *     acquire loads (pairs with the release store). An unpublished object is
- *     freed only after every worker has passed a quiescent point (QSBR, with
- *     runtime changes in the latching issue; today they live until exit);
+ *     freed only after every worker has passed a quiescent point (QSBR; the
+ *     control thread's retire list, control/apply.c);
  *   - stop: [A] set by control, polled by workers (relaxed: it orders
  *     nothing but the exit of the loop).
  */

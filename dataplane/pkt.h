@@ -6,7 +6,7 @@
  * Header parsing for the hot path, and the classification key.
  *
  * The key is built once per packet and serves both the SPD (rte_acl reads it
- * as the classification buffer) and, in the latching issue, the flow key. It
+ * as the classification buffer) and the flow key. It
  * is copied out of the packet rather than classifying the packet in place, so
  * IPv4 options and IPv6 extension headers do not shift the fields. rte_acl
  * wants its input in network byte order; the key keeps it so. ICMP and
