@@ -41,72 +41,47 @@
 
 /* ---- interning --------------------------------------------------------- */
 
+/* Id (from 1) of item in table, whose entries are `size` zero-filled bytes
+ * compared whole; added if new. 0 when the table is full. */
+static uint32_t
+intern(void *table, uint32_t *n, size_t size, const void *item)
+{
+	char *t = table;
+	uint32_t i;
+
+	for (i = 0; i < *n; i++)
+		if (memcmp(t + (size_t)i * size, item, size) == 0)
+			return i + 1;
+	if (*n == LG_INTERN_MAX)
+		return 0;
+	memcpy(t + (size_t)*n * size, item, size);
+	return ++*n;
+}
+
 static uint32_t
 ident_id(struct lg_gw *gw, const char *id)
 {
-	uint32_t i;
+	char e[LG_ID_MAX] = { 0 };
 
-	for (i = 0; i < gw->nident; i++)
-		if (strcmp(gw->ident[i], id) == 0)
-			return i + 1;
-	if (gw->nident == LG_INTERN_MAX)
-		return 0;
-	snprintf(gw->ident[gw->nident], LG_ID_MAX, "%s", id);
-	return ++gw->nident;
-}
-
-static void
-pset_def_of(struct lg_pset_def *d, const struct lg_conf_sa *cs)
-{
-	memset(d, 0, sizeof(*d));
-	d->mode = (uint8_t)cs->mode;
-	d->cipher = (uint8_t)cs->cipher;
-	d->cipher_key_len = cs->cipher_key_len;
-	d->auth = (uint8_t)cs->auth;
-	d->inner_af = cs->inner_af;
-	d->esn = cs->esn;
-	d->local = cs->local;
-	d->remote = cs->remote;
-}
-
-static bool
-pset_eq(const struct lg_pset_def *a, const struct lg_pset_def *b)
-{
-	return a->mode == b->mode && a->cipher == b->cipher &&
-	       a->cipher_key_len == b->cipher_key_len && a->auth == b->auth &&
-	       a->inner_af == b->inner_af && a->esn == b->esn &&
-	       memcmp(&a->local, &b->local, sizeof(a->local)) == 0 &&
-	       memcmp(&a->remote, &b->remote, sizeof(a->remote)) == 0;
+	snprintf(e, sizeof(e), "%s", id);
+	return intern(gw->ident, &gw->nident, sizeof(e), e);
 }
 
 static uint32_t
 pset_id(struct lg_gw *gw, const struct lg_conf_sa *cs)
 {
 	struct lg_pset_def d;
-	uint32_t i;
 
-	pset_def_of(&d, cs);
-	for (i = 0; i < gw->npset; i++)
-		if (pset_eq(&gw->pset[i], &d))
-			return i + 1;
-	if (gw->npset == LG_INTERN_MAX)
-		return 0;
-	gw->pset[gw->npset] = d;
-	return ++gw->npset;
-}
-
-static uint32_t
-policy_id(struct lg_gw *gw, const char *name)
-{
-	uint32_t i;
-
-	for (i = 0; i < gw->npol; i++)
-		if (strcmp(gw->pol_name[i], name) == 0)
-			return i;
-	if (gw->npol == LG_INTERN_MAX)
-		return UINT32_MAX;
-	snprintf(gw->pol_name[gw->npol], LG_NAME_MAX, "%s", name);
-	return gw->npol++;
+	memset(&d, 0, sizeof(d));   /* padding too: entries compare whole */
+	d.mode = (uint8_t)cs->mode;
+	d.cipher = (uint8_t)cs->cipher;
+	d.cipher_key_len = cs->cipher_key_len;
+	d.auth = (uint8_t)cs->auth;
+	d.inner_af = cs->inner_af;
+	d.esn = cs->esn;
+	d.local = cs->local;
+	d.remote = cs->remote;
+	return intern(gw->pset, &gw->npset, sizeof(d), &d);
 }
 
 const char *
@@ -248,7 +223,7 @@ expand_policy(struct lg_spd_entry *out, const struct lg_conf_policy *p, uint32_t
 }
 
 static struct lg_spd_entry *
-spd_entries(struct lg_gw *gw, const struct lg_conf *c, const uint32_t *slot_of,
+spd_entries(const struct lg_conf *c, const uint32_t *slot_of,
 	    enum lg_dir dir, uint32_t *n)
 {
 	struct lg_spd_entry *e;
@@ -262,7 +237,7 @@ spd_entries(struct lg_gw *gw, const struct lg_conf *c, const uint32_t *slot_of,
 		if (p->dir != dir)
 			continue;
 		*n += expand_policy(&e[*n], p, p->action == LG_ACT_PROTECT ? slot_of[p->sa] : 0,
-				    policy_id(gw, p->name), policy_rank(c, i));
+				    i, policy_rank(c, i));
 	}
 	return e;
 }
@@ -372,7 +347,6 @@ summary(struct lg_gw *gw, uint32_t change, uint8_t to, uint32_t count)
 	struct lg_event ev = {
 		.tsc = rte_rdtsc(), .kind = LG_EVENT_SUMMARY, .new_state = to, .count = count,
 		.change = change, .latch_id = UINT32_MAX, .new_sa_slot = UINT32_MAX,
-		.reason = to == LG_LATCH_BROKEN ? LG_REASON_SA_CONFLICT : LG_REASON_RESTORED,
 	};
 
 	if (!lg_event_put(gw->dp->events, &ev))
@@ -380,11 +354,19 @@ summary(struct lg_gw *gw, uint32_t change, uint8_t to, uint32_t count)
 }
 
 
-/* Step 2: returns how many latches it broke. */
+/*
+ * Steps 2 and 5. Breaking (view v: what the workers are about to see):
+ * every ESTABLISHED latch v does not keep congruent goes BROKEN, marked
+ * healable. Restoring (v: what is published now): every healable BROKEN
+ * latch v makes congruent again goes ESTABLISHED. Each transition by CAS,
+ * one event each, one summary for the lot. Returns how many moved.
+ */
 static uint32_t
-break_sweep(struct lg_gw *gw, const struct view *v, uint32_t change)
+sweep(struct lg_gw *gw, const struct view *v, uint32_t change, bool restore)
 {
 	struct lg_latch_table *t = gw->dp->latch;
+	uint32_t from = restore ? LG_LATCH_BROKEN : LG_LATCH_ESTABLISHED;
+	uint32_t to = restore ? LG_LATCH_ESTABLISHED : LG_LATCH_BROKEN;
 	uint32_t pos, n = 0;
 
 	for (pos = 0; t != NULL && pos < t->slots; pos++) {
@@ -394,55 +376,35 @@ break_sweep(struct lg_gw *gw, const struct view *v, uint32_t change)
 		uint8_t why;
 		int dir;
 
-		if (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != LG_LATCH_ESTABLISHED ||
+		if (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != from ||
+		    (restore && !(__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & LG_LATCH_HEAL)) ||
 		    lg_latch_key(t, pos, &k) != 0)
 			continue;
 		why = judge(v, &k, l, &dir, &sa);
-		if (why == 0)
+		if ((why == 0) != restore)
 			continue;
-		if (!lg_latch_transition(l, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN))
-			continue;   /* a worker got there first and raised it */
+		if (restore) {
+			__atomic_fetch_and(&l->flags, ~LG_LATCH_HEAL, __ATOMIC_RELAXED);
+			why = LG_REASON_RESTORED;
+			dir = 0;
+			sa = NULL;
+		}
+		if (!lg_latch_transition(l, from, to))
+			continue;   /* a worker got there first (and raised it) */
 		/* Only the winner marks it healable: a worker's INBOUND_MISMATCH
 		 * break must stay unhealed. */
-		__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
-		lg_event_raise(gw->dp->events, l, &k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN,
-			       why, dir, sa, &gw->event_overflow);
+		if (!restore)
+			__atomic_fetch_or(&l->flags, LG_LATCH_HEAL, __ATOMIC_RELAXED);
+		lg_event_raise(gw->dp->events, l, &k, pos, (uint8_t)from, (uint8_t)to, why, dir, sa,
+			       &gw->event_overflow);
 		n++;
 	}
-	gw->change_broken += n;
+	if (restore)
+		gw->restored += n;
+	else
+		gw->change_broken += n;
 	if (n > 0)
-		summary(gw, change, LG_LATCH_BROKEN, n);
-	return n;
-}
-
-/* Step 5, on what is published now. */
-static uint32_t
-restore_sweep(struct lg_gw *gw, uint32_t change)
-{
-	struct lg_latch_table *t = gw->dp->latch;
-	struct view v = { { gw->dp->spd_out, gw->dp->spd_in }, gw->dp->sa };
-	uint32_t pos, n = 0;
-
-	for (pos = 0; t != NULL && pos < t->slots; pos++) {
-		struct lg_latch *l = &t->e[pos];
-		struct lg_flow_key k;
-		struct lg_sa *sa;
-		int dir;
-
-		if (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != LG_LATCH_BROKEN ||
-		    !(__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & LG_LATCH_HEAL) ||
-		    lg_latch_key(t, pos, &k) != 0 || judge(&v, &k, l, &dir, &sa) != 0)
-			continue;
-		__atomic_fetch_and(&l->flags, ~LG_LATCH_HEAL, __ATOMIC_RELAXED);
-		if (!lg_latch_transition(l, LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED))
-			continue;
-		lg_event_raise(gw->dp->events, l, &k, pos, LG_LATCH_BROKEN, LG_LATCH_ESTABLISHED,
-			       LG_REASON_RESTORED, 0, NULL, &gw->event_overflow);
-		n++;
-	}
-	gw->restored += n;
-	if (n > 0)
-		summary(gw, change, LG_LATCH_ESTABLISHED, n);
+		summary(gw, change, (uint8_t)to, n);
 	return n;
 }
 
@@ -477,6 +439,16 @@ retire(struct lg_gw *gw, struct lg_retire r)
 	gw->retire[gw->nretire++] = r;
 }
 
+/* A rekey overlap ends: the old SPI is unmapped, and its SA retired once no
+ * worker can have found it. */
+static void
+overlap_end(struct lg_gw *gw, struct lg_retire *r)
+{
+	*r = (struct lg_retire){ .kind = LG_RT_SA, .obj = r->obj,
+				 .key_pos = lg_sad_del(gw->dp->sad, r->spi),
+				 .token = rte_rcu_qsbr_start(gw->dp->qs) };
+}
+
 /* An SA deleted: the old SPIs its earlier versions kept for a rekey overlap
  * go now, before its slot can be reused (their packets would pass the
  * selector check of the slot's next SA). */
@@ -489,9 +461,7 @@ end_overlaps(struct lg_gw *gw, uint32_t slot)
 		struct lg_retire *r = &gw->retire[i];
 
 		if (r->kind == LG_RT_OVERLAP && ((struct lg_sa *)r->obj)->slot == slot)
-			*r = (struct lg_retire){ .kind = LG_RT_SA, .obj = r->obj,
-						 .key_pos = lg_sad_del(gw->dp->sad, r->spi),
-						 .token = rte_rcu_qsbr_start(gw->dp->qs) };
+			overlap_end(gw, r);
 	}
 }
 
@@ -503,7 +473,7 @@ slot_free(struct lg_gw *gw, uint32_t slot)
 	for (i = 0; i < gw->nworkers; i++)
 		memset(&gw->workers[i].st->sa[slot], 0, sizeof(gw->workers[i].st->sa[slot]));
 	gw->slot_name[slot][0] = '\0';
-	gw->slot_state[slot] = 0;
+	gw->slot_state[slot] = LG_SLOT_FREE;
 }
 
 /* Finish one entry; false if it must wait. */
@@ -513,9 +483,7 @@ retire_one(struct lg_gw *gw, struct lg_retire *r, bool force)
 	if (r->kind == LG_RT_OVERLAP) {
 		if (!force && rte_rdtsc() < r->due_tsc)
 			return false;
-		*r = (struct lg_retire){ .kind = LG_RT_SA, .obj = r->obj,
-					 .key_pos = lg_sad_del(gw->dp->sad, r->spi),
-					 .token = rte_rcu_qsbr_start(gw->dp->qs) };
+		overlap_end(gw, r);
 		if (!force)
 			return false;
 	}
@@ -536,8 +504,11 @@ retire_one(struct lg_gw *gw, struct lg_retire *r, bool force)
 		slot_free(gw, r->slot);
 		break;
 	case LG_RT_RESTORE:
-		if (!force)
-			restore_sweep(gw, r->change);
+		if (!force) {
+			struct view now = { { gw->dp->spd_out, gw->dp->spd_in }, gw->dp->sa };
+
+			sweep(gw, &now, r->change, true);
+		}
 		break;
 	}
 	return true;
@@ -613,8 +584,8 @@ plan_undo(struct lg_gw *gw, struct plan *p, uint32_t nsas)
 		lg_sa_free(p->fresh[i]);
 	/* Slots claimed by this change, whether or not their SA was built. */
 	for (i = 0; i < LG_SA_SLOTS; i++) {
-		if (gw->slot_state[i] == 3) {
-			gw->slot_state[i] = 0;
+		if (gw->slot_state[i] == LG_SLOT_CLAIMED) {
+			gw->slot_state[i] = LG_SLOT_FREE;
 			gw->slot_name[i][0] = '\0';
 		}
 	}
@@ -641,8 +612,8 @@ slot_alloc(struct lg_gw *gw, const char *name)
 	uint32_t i;
 
 	for (i = 0; i < LG_SA_SLOTS; i++) {
-		if (gw->slot_state[i] == 0) {
-			gw->slot_state[i] = 3;   /* claimed by this change */
+		if (gw->slot_state[i] == LG_SLOT_FREE) {
+			gw->slot_state[i] = LG_SLOT_CLAIMED;
 			snprintf(gw->slot_name[i], LG_NAME_MAX, "%s", name);
 			return (int)i;
 		}
@@ -761,7 +732,7 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 			return ERR("out of memory");
 	}
 	for (d = 0; d < 2; d++) {
-		p->e[d] = spd_entries(gw, nc, p->slot, d == 0 ? LG_DIR_OUTBOUND : LG_DIR_INBOUND,
+		p->e[d] = spd_entries(nc, p->slot, d == 0 ? LG_DIR_OUTBOUND : LG_DIR_INBOUND,
 				      &p->ne[d]);
 		if (p->e[d] == NULL)
 			return ERR("out of memory");
@@ -819,7 +790,7 @@ publish(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
 
 		if (p->fresh[i] == NULL)
 			continue;
-		gw->slot_state[s] = 1;
+		gw->slot_state[s] = LG_SLOT_USED;
 		/* release: pairs with the workers' acquire load of the slot */
 		__atomic_store_n(&dp->sa[s], p->fresh[i], __ATOMIC_RELEASE);
 		if (cs->dir == LG_DIR_INBOUND)
@@ -863,7 +834,7 @@ publish(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
 		if (!p->gone[i])
 			continue;
 		__atomic_store_n(&dp->sa[s], NULL, __ATOMIC_RELEASE);
-		gw->slot_state[s] = 2;
+		gw->slot_state[s] = LG_SLOT_RETIRING;
 		end_overlaps(gw, s);
 		retire(gw, (struct lg_retire){ .kind = LG_RT_SA, .obj = was,
 			.key_pos = old->sas[i].dir == LG_DIR_INBOUND ?
@@ -916,7 +887,7 @@ apply(struct lg_gw *gw, const struct lg_conf *old, struct lg_conf *nc, bool init
 	v.spd[1] = p.spd[1] != NULL ? p.spd[1] : gw->dp->spd_in;
 	v.sa = p.view;
 	if (p.shape && !initial)
-		res->broken = break_sweep(gw, &v, res->id);
+		res->broken = sweep(gw, &v, res->id, false);
 	publish(gw, old, nc, &p, res->id);
 	free(gw->sa_slot);
 	gw->sa_slot = p.slot;
@@ -954,9 +925,8 @@ lg_gw_apply_init(struct lg_gw *gw, char *err, size_t errlen)
 	gw->slot_state = calloc(LG_SA_SLOTS, sizeof(*gw->slot_state));
 	gw->ident = calloc(LG_INTERN_MAX, sizeof(*gw->ident));
 	gw->pset = calloc(LG_INTERN_MAX, sizeof(*gw->pset));
-	gw->pol_name = calloc(LG_INTERN_MAX, sizeof(*gw->pol_name));
 	if (gw->slot_name == NULL || gw->slot_state == NULL || gw->ident == NULL ||
-	    gw->pset == NULL || gw->pol_name == NULL)
+	    gw->pset == NULL)
 		return ERR("out of memory");
 	return apply(gw, &empty, gw->conf, true, &res, err, errlen);
 }
@@ -975,7 +945,6 @@ lg_gw_apply_fini(struct lg_gw *gw)
 	free(gw->slot_state);
 	free(gw->ident);
 	free(gw->pset);
-	free(gw->pol_name);
 	free(gw->spd_e[0]);
 	free(gw->spd_e[1]);
 	free(gw->rt_e);

@@ -17,8 +17,7 @@
 #include "dp.h"
 #include "worker.h"
 
-#define LG_MAX_WORKERS RTE_MAX_LCORE
-#define LG_INTERN_MAX 65536     /* distinct identities / parameter sets / policy names */
+#define LG_INTERN_MAX 65536     /* distinct identities / parameter sets */
 #define LG_SA_SLOTS 4096
 #define LG_CRYPTO_QDEPTH 2048
 
@@ -54,6 +53,10 @@ struct lg_retire {
 	int32_t key_pos;
 };
 
+/* An SA slot: FREE; CLAIMED by a change being built (freed again if it
+ * fails); USED; RETIRING after a delete, FREE after a grace period. */
+enum lg_slot_state { LG_SLOT_FREE = 0, LG_SLOT_CLAIMED, LG_SLOT_USED, LG_SLOT_RETIRING };
+
 /* What a runtime change did, for its reply. */
 struct lg_change {
 	uint32_t id;                /* its number, also in its summary event */
@@ -83,13 +86,11 @@ struct lg_gw {
 	/* [C] runtime changes (apply.c) */
 	uint32_t *sa_slot;                 /* [conf->nsas]: slot of each SA */
 	char (*slot_name)[LG_NAME_MAX];    /* [LG_SA_SLOTS], "" = free */
-	uint8_t *slot_state;               /* [LG_SA_SLOTS]: 0 free, 1 used, 2 retiring */
+	uint8_t *slot_state;               /* [LG_SA_SLOTS]: enum lg_slot_state */
 	char (*ident)[LG_ID_MAX];          /* ident id - 1 -> identity */
 	uint32_t nident;
 	struct lg_pset_def *pset;          /* pset id - 1 -> parameters */
 	uint32_t npset;
-	char (*pol_name)[LG_NAME_MAX];     /* policy id -> name */
-	uint32_t npol;
 	struct lg_spd_entry *spd_e[2];     /* entries of the published SPDs */
 	uint32_t spd_n[2];
 	struct lg_route_entry *rt_e;       /* and of the published routes */
