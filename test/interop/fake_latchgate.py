@@ -21,6 +21,9 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import esp  # noqa: E402
+
 BUGS = set(filter(None, os.environ.get("LG_FAKE_BUG", "").split(",")))
 
 DROPS = ("esp_unknown_spi", "esp_truncated", "esp_replay", "esp_auth_failed",
@@ -29,13 +32,7 @@ DROPS = ("esp_unknown_spi", "esp_truncated", "esp_replay", "esp_auth_failed",
 PROTOS = {"any": 0, "tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58, "esp": 50}
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+csum = esp.inet_checksum   # RFC 1071; esp.py is pure Python (no scapy)
 
 
 def mac(s):

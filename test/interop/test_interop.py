@@ -910,15 +910,18 @@ def check_wan_out(case, scen, got, fail):
     fail.some("wan_out IV reused", ["%s x%d" % (iv.hex(), n) for iv, n in ivs.items() if n > 1])
 
 
-def check_stats(case, scen, path, lan_out, wan_out, fail):
+def stats_common(scen, path, lan_out, wan_out, fail, counters, drop_limit):
+    """What both stats checks share: the JSON, per-port counters, every drop
+    counter (each of `counters` present, each value as the scenario expects)
+    and no mbuf left out of its pool. Returns the stats, or None."""
     if not path.exists():
         fail("stats JSON %s not written" % path.name)
-        return
+        return None
     try:
         st = json.loads(path.read_text())
     except ValueError as e:
         fail("stats JSON does not parse: %s" % e)
-        return
+        return None
     ports = {p.get("name"): p for p in st.get("ports", [])}
     for name, rx, tx in (("lan", scen.lan_in, lan_out), ("wan", scen.wan_in, wan_out)):
         p = ports.get(name)
@@ -927,8 +930,32 @@ def check_stats(case, scen, path, lan_out, wan_out, fail):
             continue
         want = {"rx_packets": len(rx), "rx_bytes": sum(map(len, rx)),
                 "tx_packets": len(tx), "tx_bytes": sum(map(len, tx)), "tx_dropped": 0}
-        bad = ["%s %s != %s" % (k, p.get(k), v) for k, v in want.items() if p.get(k) != v]
-        fail.some("stats port %s" % name, bad, limit=5)
+        fail.some("stats port %s" % name,
+                  ["%s %s != %s" % (k, p.get(k), v) for k, v in want.items() if p.get(k) != v],
+                  limit=5)
+    drops = st.get("drops")
+    if not isinstance(drops, dict):
+        fail("stats: no drops object")
+    else:
+        bad = ["%s missing" % c for c in counters if c not in drops]
+        bad += ["%s %r, expected %d" % (c, v, scen.drops.get(c, 0))
+                for c, v in sorted(drops.items()) if v != scen.drops.get(c, 0)]
+        bad += ["%s missing, expected %d" % (c, v) for c, v in scen.drops.items()
+                if c not in drops]
+        fail.some("stats drops", sorted(set(bad)), limit=drop_limit)
+    pools = st.get("mempools")
+    if not pools:
+        fail("stats: no mempools")
+    else:
+        fail.some("mbuf leak", ["%s in_use %r" % (p.get("name"), p.get("in_use"))
+                                for p in pools if p.get("in_use") != 0])
+    return st
+
+
+def check_stats(case, scen, path, lan_out, wan_out, fail):
+    st = stats_common(scen, path, lan_out, wan_out, fail, DROP_COUNTERS, 6)
+    if st is None:
+        return
     sas = {s.get("name"): s for s in st.get("sas", [])}
     out_sa, in_sa = sas_for(case)
     for name, sa, direction in (("to-b", out_sa, "outbound"), ("from-b", in_sa, "inbound")):
@@ -957,26 +984,6 @@ def check_stats(case, scen, path, lan_out, wan_out, fail):
             fail("stats: no SA %r" % name)
         elif s.get("packets") != n:
             fail("stats SA %s: packets %r != %d" % (name, s.get("packets"), n))
-    drops = st.get("drops")
-    if not isinstance(drops, dict):
-        fail("stats: no drops object")
-    else:
-        bad = ["%s missing" % c for c in DROP_COUNTERS if c not in drops]
-        for c, v in sorted(drops.items()):
-            want = scen.drops.get(c, 0)
-            if v != want:
-                bad.append("%s %r, expected %d" % (c, v, want))
-        for c, v in scen.drops.items():
-            if c not in drops:
-                bad.append("%s missing, expected %d" % (c, v))
-        fail.some("stats drops", sorted(set(bad)), limit=6)
-    pools = st.get("mempools")
-    if not pools:
-        fail("stats: no mempools")
-    else:
-        leaks = ["%s in_use %r" % (p.get("name"), p.get("in_use")) for p in pools
-                 if p.get("in_use") != 0]
-        fail.some("mbuf leak", leaks)
 
 
 # ====================================================== protocol coverage
@@ -1434,25 +1441,9 @@ def selftest_coverage_checks():
 
 
 def check_stats_specs(scen, path, lan_out, wan_out, fail):
-    if not path.exists():
-        fail("stats JSON %s not written" % path.name)
+    st = stats_common(scen, path, lan_out, wan_out, fail, ALL_DROPS, 8)
+    if st is None:
         return
-    try:
-        st = json.loads(path.read_text())
-    except ValueError as e:
-        fail("stats JSON does not parse: %s" % e)
-        return
-    ports = {p.get("name"): p for p in st.get("ports", [])}
-    for name, rx, tx in (("lan", scen.lan_in, lan_out), ("wan", scen.wan_in, wan_out)):
-        p = ports.get(name)
-        if p is None:
-            fail("stats: no port %r" % name)
-            continue
-        want = {"rx_packets": len(rx), "rx_bytes": sum(map(len, rx)),
-                "tx_packets": len(tx), "tx_bytes": sum(map(len, tx)), "tx_dropped": 0}
-        fail.some("stats port %s" % name,
-                  ["%s %s != %s" % (k, p.get(k), v) for k, v in want.items() if p.get(k) != v],
-                  limit=5)
     sas = {s.get("name"): s for s in st.get("sas", [])}
     for sp in scen.specs:
         s = sas.get(sp.name)
@@ -1467,22 +1458,6 @@ def check_stats_specs(scen, path, lan_out, wan_out, fail):
         if not isinstance(by, int) or not isinstance(pk, int) or (by > 0) != (pk > 0):
             bad.append("bytes %r with %r packets" % (by, pk))
         fail.some("stats SA %s" % sp.name, bad)
-    drops = st.get("drops")
-    if not isinstance(drops, dict):
-        fail("stats: no drops object")
-    else:
-        bad = ["%s missing" % c for c in ALL_DROPS if c not in drops]
-        bad += ["%s %r, expected %d" % (c, v, scen.drops.get(c, 0))
-                for c, v in sorted(drops.items()) if v != scen.drops.get(c, 0)]
-        bad += ["%s missing, expected %d" % (c, v) for c, v in scen.drops.items()
-                if c not in drops]
-        fail.some("stats drops", sorted(set(bad)), limit=8)
-    pools = st.get("mempools")
-    if not pools:
-        fail("stats: no mempools")
-    else:
-        fail.some("mbuf leak", ["%s in_use %r" % (p.get("name"), p.get("in_use"))
-                                for p in pools if p.get("in_use") != 0])
 
 
 # ------------------------------------------------------------ packet makers
