@@ -107,35 +107,13 @@ send_all(int fd, const char *s, size_t n)
 	}
 }
 
-/* msg as a JSON string body: config messages quote keys a client wrote. */
-static size_t
-json_escape(char *dst, size_t cap, const char *msg)
-{
-	size_t n = 0;
-
-	for (; *msg != '\0' && n + 7 < cap; msg++) {
-		unsigned char ch = (unsigned char)*msg;
-
-		if (ch == '"' || ch == '\\') {
-			dst[n++] = '\\';
-			dst[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", ch);
-		} else {
-			dst[n++] = (char)ch;
-		}
-	}
-	dst[n] = '\0';
-	return n;
-}
-
 static void
 reply_error(int fd, const char *msg)
 {
 	char body[1024], line[1100];
 	int n;
 
-	json_escape(body, sizeof(body), msg);
+	lg_json_escape(body, sizeof(body), msg);
 	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", body);
 	send_all(fd, line, (size_t)n);
 }
@@ -151,7 +129,9 @@ latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_k
 	uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
 	uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
 	const char *sa = lg_gw_slot_name(gw, l->sa_slot);
-	const char *peer = lg_gw_ident_name(gw, l->ident);
+	char peer[LG_JSON_STR_MAX(LG_ID_MAX)];
+
+	lg_json_escape(peer, sizeof(peer), lg_gw_ident_name(gw, l->ident));
 
 	inet_ntop(af, k->lo, a, sizeof(a));
 	inet_ntop(af, k->hi, b, sizeof(b));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -396,4 +397,26 @@ lg_json_u64(const struct lg_json *j, uint32_t obj, const char *key, uint64_t max
 		return -EINVAL;
 	*out = (uint64_t)n->num;
 	return 0;
+}
+
+size_t
+lg_json_escape(char *dst, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 7 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", ch);
+		} else {
+			dst[n++] = (char)ch;
+		}
+	}
+	if (cap > 0)
+		dst[n] = '\0';
+	return n;
 }

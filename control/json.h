@@ -55,4 +55,10 @@ int lg_json_string(const struct lg_json *j, uint32_t obj, const char *key, const
 int lg_json_u64(const struct lg_json *j, uint32_t obj, const char *key, uint64_t max,
 		uint64_t *out);
 
+/* s as the body of a JSON string ('"', '\\' and control bytes escaped), cut
+ * short rather than overflow; returns its length. LG_JSON_STR_MAX(n) holds
+ * any string of fewer than n bytes. */
+#define LG_JSON_STR_MAX(n) (6 * (n) + 8)
+size_t lg_json_escape(char *dst, size_t cap, const char *s);
+
 #endif /* LG_JSON_H */

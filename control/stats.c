@@ -7,6 +7,7 @@
 #include <rte_cycles.h>
 #include <rte_mempool.h>
 
+#include "json.h"
 #include "stats.h"
 
 static inline uint64_t
@@ -206,7 +207,11 @@ ev_side(FILE *f, const struct lg_gw *gw, uint32_t ident, uint32_t pset, uint32_t
 {
 	const struct lg_pset_def *d = lg_gw_pset_def(gw, pset);
 
-	fprintf(f, "{\"peer_id\":\"%s\",\"pset\":%u", lg_gw_ident_name(gw, ident), pset);
+	char peer[LG_JSON_STR_MAX(LG_ID_MAX)];
+
+	/* An identity may hold '"' or '\\' (a DN): escaped, the line stays JSON. */
+	lg_json_escape(peer, sizeof(peer), lg_gw_ident_name(gw, ident));
+	fprintf(f, "{\"peer_id\":\"%s\",\"pset\":%u", peer, pset);
 	if (slot != UINT32_MAX && lg_gw_slot_name(gw, slot)[0] != '\0')
 		fprintf(f, ",\"sa\":\"%s\"", lg_gw_slot_name(gw, slot));
 	if (spi != 0)

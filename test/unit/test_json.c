@@ -150,6 +150,27 @@ test_random_input_is_safe(void)
 	}
 }
 
+/* What a printer escapes, the reader gives back exactly. */
+static void
+test_escape_round_trips(void)
+{
+	static const char *const in[] = { "fqdn:gw-b.example.net", "dn:CN=\"q\",O=a\\b",
+					  "tab\there", "" };
+	char body[LG_JSON_STR_MAX(64)], line[LG_JSON_STR_MAX(64) + 16];
+	const char *out, *err;
+	size_t off;
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		lg_json_escape(body, sizeof(body), in[i]);
+		snprintf(line, sizeof(line), "{\"s\":\"%s\"}", body);
+		CU_ASSERT_EQUAL_FATAL(lg_json_parse(&j, line, strlen(line), &off, &err), 0);
+		CU_ASSERT_EQUAL(lg_json_string(&j, 0, "s", &out), 0);
+		CU_ASSERT_STRING_EQUAL(out, in[i]);
+	}
+	/* A buffer too small cuts the string short, never overflows. */
+	CU_ASSERT(lg_json_escape(body, 8, "abcdefghij") < 8);
+}
+
 int
 main(void)
 {
@@ -159,6 +180,7 @@ main(void)
 		{ "json: refuses with offset and reason", test_refuses_with_offset_and_reason },
 		{ "json: bounds hold", test_bounds_hold },
 		{ "json: random input is safe", test_random_input_is_safe },
+		{ "json: escaping round-trips", test_escape_round_trips },
 	};
 
 	return lg_test_run("json", tests, ARRAY_SIZE(tests));
