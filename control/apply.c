@@ -187,7 +187,7 @@ policy_rank(const struct lg_conf *c, uint32_t idx)
 /* One ACL rule per (sport range x dport range) of each policy. */
 static uint32_t
 expand_policy(struct lg_spd_entry *out, const struct lg_conf_policy *p, uint32_t sa_slot,
-	      uint32_t id, uint32_t rank)
+	      uint32_t rank)
 {
 	uint32_t ns = p->nsport ? p->nsport : 1, nd = p->ndport ? p->ndport : 1;
 	uint32_t s, d, n = 0;
@@ -207,7 +207,6 @@ expand_policy(struct lg_spd_entry *out, const struct lg_conf_policy *p, uint32_t
 			e->action = p->action == LG_ACT_PROTECT ? LG_SPD_PROTECT :
 				    p->action == LG_ACT_BYPASS ? LG_SPD_BYPASS : LG_SPD_DISCARD;
 			e->sa_slot = p->action == LG_ACT_PROTECT ? sa_slot : 0;
-			e->policy_id = id;
 			e->rank = rank;
 			if (p->nsport) {
 				e->sport_lo = p->sport[s].lo;
@@ -237,7 +236,7 @@ spd_entries(const struct lg_conf *c, const uint32_t *slot_of,
 		if (p->dir != dir)
 			continue;
 		*n += expand_policy(&e[*n], p, p->action == LG_ACT_PROTECT ? slot_of[p->sa] : 0,
-				    i, policy_rank(c, i));
+				    policy_rank(c, i));
 	}
 	return e;
 }

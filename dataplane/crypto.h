@@ -44,12 +44,6 @@ lg_mbuf_meta(struct rte_mbuf *m)
 	return (struct lg_meta *)((char *)rte_mbuf_to_priv(m) + LG_META_OFFSET);
 }
 
-struct lg_crypto_dev {
-	uint8_t dev_id;
-	uint16_t nqp;            /* queue pairs configured = workers using it */
-	char name[64];
-};
-
 /* control */
 /* Probe (if needed) a device by vdev args or name; returns its id or -errno. */
 int lg_crypto_dev_open(const char *devargs);

@@ -35,9 +35,7 @@ enum lg_port_role_dp { LG_PORT_PROTECTED = 0, LG_PORT_UNPROTECTED = 1 };
 
 struct lg_dp_port {
 	uint16_t port_id;
-	uint8_t role;                 /* #define LG_LOCAL_MAX 32
-
-enum lg_port_role_dp */
+	uint8_t role;                 /* enum lg_port_role_dp */
 	struct rte_ether_addr mac;
 };
 

@@ -99,18 +99,30 @@ commit_locked(struct lg_replay *r, uint64_t seq)
 	return true;
 }
 
-/* worker: after a verified ICV; false if seq is a replay after all. */
+/*
+ * worker: commits after verified ICVs, false for a seq that is a replay
+ * after all. A worker commits a whole run of one SA's packets under one
+ * hold of the lock (taken only when several workers share the SA):
+ * lg_replay_hold(), lg_replay_commit() for each, lg_replay_release().
+ */
+static inline void
+lg_replay_hold(struct lg_replay *r)
+{
+	if (r->shared)
+		rte_spinlock_lock(&r->lock);
+}
+
+static inline void
+lg_replay_release(struct lg_replay *r)
+{
+	if (r->shared)
+		rte_spinlock_unlock(&r->lock);
+}
+
 static inline bool
 lg_replay_commit(struct lg_replay *r, uint64_t seq)
 {
-	bool ok;
-
-	if (!r->shared)
-		return commit_locked(r, seq);
-	rte_spinlock_lock(&r->lock);
-	ok = commit_locked(r, seq);
-	rte_spinlock_unlock(&r->lock);
-	return ok;
+	return commit_locked(r, seq);
 }
 
 #endif /* LG_REPLAY_H */

@@ -66,7 +66,6 @@ lg_routes_create(const char *name, const struct lg_route_entry *e, uint32_t n,
 			goto fail;
 		}
 	}
-	rt->nnh = n;
 	return rt;
 fail:
 	lg_routes_free(rt);

@@ -33,7 +33,6 @@ struct lg_routes {
 	int32_t def4;                /* next hop of 0.0.0.0/0, or -1: rte_lpm
 				      * takes depths 1..32 only */
 	int32_t def6;                /* ::/0, likewise */
-	uint32_t nnh;
 	struct lg_nexthop nh[];
 };
 

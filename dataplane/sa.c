@@ -237,18 +237,6 @@ copy_params(struct lg_sa *sa, const struct lg_sa_prm *p)
 	sa->dscp = p->dscp;
 	sa->encap_udp = p->encap_udp;
 	sa->spi = p->spi;
-	sa->cipher = p->cipher;
-	sa->auth = p->auth;
-	sa->cipher_key_len = p->cipher_key_len;
-	memcpy(sa->local, p->local, sizeof(sa->local));
-	memcpy(sa->remote, p->remote, sizeof(sa->remote));
-	sa->encap_sport = p->encap_sport;
-	sa->encap_dport = p->encap_dport;
-	sa->ttl = p->ttl ? p->ttl : 64;
-	sa->replay_window = p->replay_window;
-	sa->esn = p->esn;
-	snprintf(sa->name, sizeof(sa->name), "%s", p->name);
-	snprintf(sa->peer_id, sizeof(sa->peer_id), "%s", p->peer_id ? p->peer_id : "");
 }
 
 /* RFC 4303 §3.2 / RFC 4301 §4.2: never NULL encryption with no integrity.

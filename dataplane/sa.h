@@ -80,25 +80,19 @@ struct lg_sa {
 	uint8_t ndev;
 	uint8_t af, inner_af;
 	uint8_t iv_len, icv_len, pad_align;
-	uint8_t sqh_len;           /* 4 with ESN and a non-AEAD ICV, RFC 4303 §3.3.2.1 */
+	uint8_t sqh_len;           /* 4 with ESN: librte_ipsec appends seq_hi behind
+				    * the ICV while verifying (RFC 4303 §3.3.2.1) */
 	uint8_t next_proto;        /* tunnel: IPPROTO_IPIP / IPPROTO_IPV6 */
 	uint8_t df;
 	int16_t dscp;
 	bool encap_udp;
 	bool cpu;                  /* synchronous cpu-crypto, else lookaside */
-	/* [I] cold */
+	/* [I] cold: what events name and what free releases (the rest of the
+	 * SA's description lives in the control thread's config) */
 	uint32_t spi;
-	uint8_t cipher, auth, cipher_key_len;
-	uint8_t local[16], remote[16];
-	uint16_t encap_sport, encap_dport;
-	uint8_t ttl;
-	uint32_t replay_window;
-	bool esn;
 	void *cses[LG_CRYPTO_DEV_MAX];
 	struct rte_ipsec_sa *isa;
 	uint32_t isa_size;
-	char name[LG_SA_NAME_MAX];
-	char peer_id[LG_SA_ID_MAX];
 } __rte_cache_aligned;
 
 /* control */

@@ -221,9 +221,7 @@ lg_spd_create(const char *name, const struct lg_spd_entry *e, uint32_t n,
 	for (i = 0; i < n; i++) {
 		spd->rule[i + 1].action = e[i].action;
 		spd->rule[i + 1].sa_slot = e[i].sa_slot;
-		spd->rule[i + 1].policy_id = e[i].policy_id;
 		spd->rule[n + 1 + i].action = LG_SPD_DISCARD;
-		spd->rule[n + 1 + i].policy_id = e[i].policy_id;
 	}
 	for (f = 0; f < 2; f++) {
 		for (o = 0; o < 2; o++) {

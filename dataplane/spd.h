@@ -34,14 +34,12 @@ struct lg_spd_entry {
 	uint32_t rank;                /* 0 = matched first */
 	uint8_t action;               /* enum lg_spd_action */
 	uint32_t sa_slot;             /* PROTECT only */
-	uint32_t policy_id;           /* index of the policy in the config */
 };
 
 /* [I] what a classify result (1-based index) refers to. */
 struct lg_spd_rule {
 	uint8_t action;
 	uint32_t sa_slot;
-	uint32_t policy_id;
 };
 
 struct lg_spd {

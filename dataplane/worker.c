@@ -408,12 +408,13 @@ latch_stage(struct lg_worker *w, struct rte_mbuf *mb[], struct lg_sa *sas[],
 	int32_t pos[LG_BURST];
 	bool rev[LG_BURST];
 	const struct lg_flow_key *fk[LG_BURST];
-	uint64_t now = rte_rdtsc();
+	uint64_t now;
 	uint32_t i, k = 0;
 	bool won;
 
 	if (t == NULL || n == 0)
 		return n;
+	now = rte_rdtsc();
 	if (fl == NULL) {
 		flows_find(t, &own, kp, is6, n);
 		fl = &own;
@@ -753,6 +754,8 @@ inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_
 	uint32_t i, k = 0;
 	int nh;
 
+	if (sa->rp != NULL)
+		lg_replay_hold(sa->rp);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 
@@ -774,6 +777,8 @@ inb_verify(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_
 		else
 			mb[k++] = m;
 	}
+	if (sa->rp != NULL)
+		lg_replay_release(sa->rp);
 	return k;
 }
 
@@ -967,14 +972,18 @@ rx_sort(struct lg_worker *w, struct rte_mbuf *m, uint8_t proto)
 	const uint8_t *p;
 
 	mt->natt = 0;
-	if ((proto != IPPROTO_ESP && proto != IPPROTO_UDP) || !to_us(w->dp, m))
+	if (proto != IPPROTO_ESP && (proto != IPPROTO_UDP || len < off + sizeof(struct rte_udp_hdr) ||
+				     ((const struct rte_udp_hdr *)rte_pktmbuf_mtod_offset(
+					     m, const void *, off))->dst_port != RTE_BE16(NATT_PORT)))
 		return RX_PLAIN;
-	if (proto == IPPROTO_UDP && len >= off + sizeof(struct rte_udp_hdr)) {
+	/* ESP or UDP 4500: ours to decrypt only when sent to one of our
+	 * addresses (the address scan last, as the dearest test). */
+	if (!to_us(w->dp, m))
+		return RX_PLAIN;
+	if (proto == IPPROTO_UDP) {
 		const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(m, const void *, off);
 		uint32_t ulen = len - off - (uint32_t)sizeof(*u);
 
-		if (u->dst_port != RTE_BE16(NATT_PORT))
-			return RX_PLAIN;
 		if (m->packet_type & RTE_PTYPE_L4_FRAG) {
 			drop(w, m, LG_DROP_ESP_FRAGMENT);   /* RFC 4303 §3.4.1 */
 			return RX_DROP;
@@ -988,8 +997,6 @@ rx_sort(struct lg_worker *w, struct rte_mbuf *m, uint8_t proto)
 			why = LG_DROP_ESP_TRUNCATED;
 		mt->natt = 1;
 		m->l3_len += sizeof(*u);
-	} else if (proto != IPPROTO_ESP) {
-		return RX_PLAIN;
 	} else if (m->packet_type & RTE_PTYPE_L4_FRAG) {
 		why = LG_DROP_ESP_FRAGMENT;           /* RFC 4303 §3.4.1 */
 	} else if (len < off + ESP_HDR_LEN) {

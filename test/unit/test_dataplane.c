@@ -28,7 +28,7 @@ ent(const char *src, int slen, const char *dst, int dlen, uint8_t proto,
 	struct lg_spd_entry e = { .af = 4, .src_len = (uint8_t)slen, .dst_len = (uint8_t)dlen,
 				  .proto = proto, .sport_lo = 0, .sport_hi = 65535,
 				  .dport_lo = dlo, .dport_hi = dhi, .rank = rank,
-				  .action = action, .sa_slot = sa, .policy_id = rank };
+				  .action = action, .sa_slot = sa };
 
 	inet_pton(AF_INET, src, e.src);
 	inet_pton(AF_INET, dst, e.dst);
@@ -311,7 +311,7 @@ ent6(const char *src, int slen, const char *dst, int dlen, uint8_t proto, uint32
 {
 	struct lg_spd_entry e = { .af = 6, .src_len = (uint8_t)slen, .dst_len = (uint8_t)dlen,
 				  .proto = proto, .sport_hi = 65535, .dport_hi = 65535,
-				  .rank = rank, .action = action, .policy_id = rank };
+				  .rank = rank, .action = action };
 
 	inet_pton(AF_INET6, src, e.src);
 	inet_pton(AF_INET6, dst, e.dst);
