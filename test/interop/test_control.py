@@ -154,7 +154,7 @@ def main():
             lat = {}
         ls = lat.get("latches", [])
         check("latchctl latches: one ESTABLISHED latch per flow, with SA and peer",
-              r.returncode == 0 and lat.get("count") == 64 and
+              r.returncode == 0 and lat.get("count") == 64 and len(ls) == 64 and
               all(x["state"] == "ESTABLISHED" and x["sa"] == "to-b" and
                   x["peer_id"] == "fqdn:gw-b.example.net" for x in ls),
               "count %s, states %s, sas %s" % (lat.get("count"), sorted(set(x["state"] for x in ls)),
@@ -175,6 +175,9 @@ def main():
                   s1.get("id") == x["id"] and s2.get("id") == x["id"] and
                   s2.get("a") == x["a"] and r3.returncode == 1 and "no latch" in r3.stdout,
                   "%r %r %r" % (r1.stdout[:150], r2.stdout[:150], r3.stdout[:150]))
+        else:
+            check("latch-show by id and by 5-tuple (either direction) find the same latch",
+                  False, "no latches listed")
         r = ctl(sock, "latches", "2")
         outputs.append(r.stdout)
         check("latchctl latches LIMIT (human)", r.returncode == 0 and r.stdout.count("state:") == 2
@@ -203,6 +206,22 @@ def main():
                   ev.get("reason") == "ADMIN" and ev.get("new_state") == "CLOSED" and
                   ev.get("latch_id") == ls[0]["id"] and ev.get("latched", {}).get("sa") == "to-b",
                   "rc %s: %r %r" % (mon.returncode, mout[:300], merr[:200]))
+            # The flow keeps sending (looping capture): its next packet
+            # latches it anew once the closed latch is gone.
+            x = ls[0]
+            time.sleep(0.5)
+            r = ctl(sock, "--json", "latch-show", "udp", x["a"], str(x["a_port"]), x["b"],
+                    str(x["b_port"]))
+            outputs.append(r.stdout)
+            try:
+                again = json.loads(r.stdout)["latch"]
+            except (ValueError, KeyError):
+                again = {}
+            check("after latch-close the flow's next packet latches it anew",
+                  again.get("state") == "ESTABLISHED" and
+                  again.get("peer_id") == "fqdn:gw-b.example.net", r.stdout[:200])
+        else:
+            check("item 27: latch-close closes with reason ADMIN", False, "no latches listed")
         r = ctl(sock, "--json", "latch-close", "4000000000")
         check("latch-close of no latch is an error", r.returncode == 1 and '"ok":false' in r.stdout,
               r.stdout + r.stderr)
@@ -285,6 +304,7 @@ def main():
         os.chmod(sock, 0o600)
         check("client of another uid is refused", '"ok":false' in rep and "permission denied" in rep,
               repr(rep[:200]))
+        outputs += [rep, rep2]
         check("an SA replace from another uid is refused", '"ok":false' in rep2 and
               "permission denied" in rep2, repr(rep2[:200]))
         s1 = stats(sock)

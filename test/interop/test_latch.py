@@ -165,7 +165,8 @@ def two_workers():
           s["latch"]["breaks"] == n and s["latch"]["events"] == n and
           s["latch"]["events_lost"] == 0 and len(flows) == len(events) and
           s["drops"].get("latch_id_mismatch", 0) + s["drops"].get("latch_broken", 0) >= 2 * n and
-          all(e["new_state"] == "BROKEN" for e in events) and not lo,
+          all(e["new_state"] == "BROKEN" for e in events) and len(events) == min(n, 32) and
+          not lo,
           "breaks %d, events %d, logged %d distinct %d, lan out %d, %s" % (
               s["latch"]["breaks"], s["latch"]["events"], len(events), len(flows), len(lo),
               drops(s)))

@@ -135,8 +135,11 @@ def congruent_under_traffic(d, frames):
         took = time.monotonic() - t0
         st = ctl({"op": "stats"})["stats"]
         during = {x["name"]: x["packets"] for x in st["sas"]}
+        alive = ctl({"op": "latches", "state": "established"})["count"]
         check("1,000 congruent replaces of each SA, all accepted as congruent, none broke a latch"
-              " (%.2f s, %.0f replaces per second)" % (took, 2000 / took),
+              " (%.2f s, %.0f replaces per second; all %d flows still ESTABLISHED)"
+              % (took, 2000 / took, FLOWS),
+              alive == FLOWS and
               all(r.get("ok") and r["sas"]["congruent"] == 1 and r["broken"] == 0
                   for r in replies), [r for r in replies if not r.get("ok")][:2])
         us = sorted(x * 1e6 for x in rtt)
@@ -186,7 +189,9 @@ def notification_latency(d):
             r = ctl({"op": "sa-replace", "sa": sa("to-b", "outbound", 0x9000 + i, key(5000 + i),
                                                   peer="site-c")})
             j = mon.wait_for(lambda e: e.get("event") == "latch" and e["new_state"] == "BROKEN", m)
-            if j < 0 or not r.get("ok") or r["broken"] != flows:
+            summ = mon.wait_for(lambda e: e.get("event") == "summary" and
+                                e["new_state"] == "BROKEN" and e["latches"] == flows, m)
+            if j < 0 or summ < 0 or not r.get("ok") or r["broken"] != flows or flows != FLOWS:
                 ok = False
                 break
             lat.append(mon.times[j] - t)
@@ -201,8 +206,9 @@ def notification_latency(d):
                 break
     finally:
         s = stop(gw, mon, d)
-    check("1,000 identity-changing replaces: each breaks all %d latches with notifications before"
-          " it replies, each revert restores them all" % flows, ok and len(lat) == 1000,
+    check("1,000 identity-changing replaces: each breaks all %d latches before it replies (the"
+          " reply's count), with notifications and a summary; each revert restores them all"
+          % flows, ok and len(lat) == 1000,
           "%d done" % len(lat))
     check("no mbuf leaked", s["mempools"][0]["in_use"] == 0)
     if lat:

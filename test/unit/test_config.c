@@ -1425,6 +1425,7 @@ static void test_copy_is_deep(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
 	CU_ASSERT_PTR_NOT_EQUAL(d->sas, c->sas);
 	CU_ASSERT_PTR_NOT_EQUAL(d->eal, c->eal);
+	CU_ASSERT_PTR_NOT_EQUAL(d->eal[0], c->eal[0]);   /* the strings too */
 	CU_ASSERT_STRING_EQUAL(d->eal[0], "-l");
 	CU_ASSERT_EQUAL(memcmp(d->sas, c->sas, c->nsas * sizeof(*c->sas)), 0);
 	CU_ASSERT_EQUAL(d->control.rekey_overlap_s, 5);

@@ -16,4 +16,4 @@ else:               # byte before padding == 0
     bad = pad255(inner(9, 0x00), 10)
 after = [IN_SA.esp([inner(20+k, 0x41)], start_seq=20+k)[0] for k in range(3)]
 r = run("pad255-" + which, wan_in=good + [bad] + after, timeout=20, mode=sys.argv[2] if len(sys.argv) > 2 else "lookaside")
-print(which, "rc", r["rc"], "secs", r["secs"], "lan_out", len(r["lan_out"]), "drops", drops(r))
+report(r)

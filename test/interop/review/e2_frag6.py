@@ -12,6 +12,6 @@ b = Ether(**W)/IPv6(src=src, dst=dst, hlim=64)/IPv6ExtHdrFragment(nh=44, offset=
 fake_c = struct.pack("!BBHI", 6, 0, 0, 0x3333) + struct.pack("!HHIIBBHHH", 1234, 4500, 1, 0, 0x50, 2, 1024, 0, 0) + b"c"*16
 c = Ether(**W)/IPv6(src=src, dst=dst, hlim=64)/IPv6ExtHdrFragment(nh=44, offset=10, m=1, id=0x1111)/Raw(fake_c)
 r = run("frag6", wan_in=[a, b, c])
-print("rc", r["rc"], "lan_out", len(r["lan_out"]), "drops", drops(r))
-for f in r["lan_out"]:
+report(r)
+for f in r["lan_out"] or []:
     p = Ether(f); print(p[IPv6].summary(), "frag-offset", p[IPv6ExtHdrFragment].offset, "payload starts", bytes(p[IPv6ExtHdrFragment].payload)[:12].hex())

@@ -7,6 +7,6 @@ natt_ike = Ether(**W)/IP(src="172.16.2.5", dst="172.16.1.5", ttl=64)/UDP(sport=4
 big = IP(src="172.16.2.5", dst="172.16.1.5", ttl=64, id=77)/UDP(sport=4500, dport=4500)/Raw(b"\x00\x00\x20\x00" + b"\x33"*200)
 frs = [Ether(**W)/f for f in big.fragment(fragsize=64)]
 r = run("tous", wan_in=[ike, natt_ike, frs[0]], routes=RT)
-print("rc", r["rc"], "wan_out", len(r["wan_out"]), "drops", drops(r))
-for f in r["wan_out"]:
+report(r)
+for f in r["wan_out"] or []:
     p = Ether(f); print(" out on wan:", p.src, "->", p.dst, p[IP].summary(), "ttl", p[IP].ttl, "flags", p[IP].flags)

@@ -4,4 +4,4 @@ n = len(bytes(ip)) + 2; padlen = -n % 4
 dummy = esp._encrypt_custom(ip, IN_SA, 5, bytes(range(1, padlen+1)), padlen, 59)
 badpad = esp.make_bad_trailer(ip, IN_SA, 6, "pad-bytes")
 r = run("dummy", wan_in=[dummy, dummy, dummy, badpad, badpad, badpad])
-print("rc", r["rc"], "drops", drops(r))
+report(r)

@@ -20,6 +20,6 @@ RT = DEF_RT + """
   - { dst: 192.168.3.0/24, port: wan, next_hop_mac: "02:00:00:00:02:0a" }"""
 inner = IP(src="192.168.2.7", dst="192.168.3.9", ttl=64)/UDP(sport=1111, dport=2222)/Raw(b"B-TO-C-CONFIDENTIAL")
 r = run("hub", wan_in=IN_SA.esp([inner]), policies=POL, routes=RT)
-print("rc", r["rc"], "drops", drops(r))
-for f in r["wan_out"]:
+report(r)
+for f in r["wan_out"] or []:
     p = Ether(f); print(" wan:", p[IP].summary(), bytes(p[IP].payload)[:40])

@@ -12,4 +12,4 @@ raw_tcp = bytes(IPv6(src=src, dst=dst)/syn)[40:]          # 20-byte TCP header w
 f0 = Ether(**W)/IPv6(src=src, dst=dst)/IPv6ExtHdrFragment(nh=60, offset=0, m=1, id=7)/Raw(bytes([6, 0, 1, 4, 0, 0, 0, 0]))
 f1 = Ether(**W)/IPv6(src=src, dst=dst)/IPv6ExtHdrFragment(nh=6, offset=1, m=0, id=7)/Raw(raw_tcp)
 r = run("tiny6", wan_in=[whole, f0, f1], policies=POL)
-print("rc", r["rc"], "drops", drops(r), "forwarded to lan:", len(r["lan_out"]))
+report(r)
