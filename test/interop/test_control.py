@@ -323,6 +323,30 @@ def main():
               not any(v for k, v in s2["drops"].items() if k != "latch_closing"),
               str({k: v for k, v in s2["drops"].items() if v}))
         outputs.append(json.dumps(s2))
+
+        # reload: the file again; then with one policy more; then with a
+        # port changed, which needs a restart and changes nothing.
+        text = open(conf).read()
+        r0 = json.loads(ctl(sock, "--json", "reload").stdout)
+        with open(conf, "w") as f:
+            f.write(text.replace("policies:\n", "policies:\n  - { name: no-host, direction: outbound,"
+                                 " priority: 5, dst: 192.168.2.250, action: discard }\n"))
+        r1 = json.loads(ctl(sock, "--json", "reload").stdout)
+        with open(conf, "w") as f:
+            f.write(text.replace("net_ring0", "net_ring1"))
+        r2 = ctl(sock, "--json", "reload")
+        with open(conf, "w") as f:
+            f.write(text)
+        r3 = json.loads(ctl(sock, "--json", "reload").stdout)
+        outputs += [json.dumps(x) for x in (r0, r1, r3)] + [r2.stdout]
+        check("reload: the running config's own file changes nothing; a policy added to it is"
+              " applied; a port changed is refused (restart) and changes nothing",
+              r0.get("ok") and not r0["spd_changed"] and r0["sas"] == {
+                  "added": 0, "replaced": 0, "congruent": 0, "deleted": 0} and
+              r1.get("ok") and r1["spd_changed"] and r1["broken"] == 0 and
+              r2.returncode == 1 and "'ports' differs from the running config" in r2.stdout and
+              r3.get("ok") and r3["spd_changed"] and stats(sock)["latch"]["changes"] == r3["change"],
+              (r0, r1, r2.stdout, r3))
     finally:
         gw.send_signal(signal.SIGTERM)
         try:
