@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Run every test suite: CUnit unit tests (config parser, SPD, routes, replay
-# window, SAs, latch table), the scapy interop suite (ESP on the wire,
-# hostile input), latching on real packets, and the process/control-socket
-# suite. Sets the machine up first. Prints one
+# Run every test suite: CUnit unit tests (config parser and edits, SPD,
+# routes, replay window, SAs, latch table, JSON), the README's drop table,
+# the default config, the scapy interop suite (ESP on the wire, hostile
+# input), latching on real packets, the review regressions, the
+# process/control-socket suite, runtime changes on tap ports and rekeys
+# under traffic. Sets the machine up first. Prints one
 # closing line "N passed, M failed" over all suites; exits non-zero on any
 # failure.
 set -uo pipefail

@@ -329,7 +329,7 @@ BYPASS_HI_MAC = "02:00:00:00:02:0c"  # next hop of BYPASS_HI
 IKE_HOST = "192.168.1.10"           # an IKE responder behind the gateway
 OUT_HOST = "203.0.113.9"            # TEST-NET-3: some host on the internet
 DISCARD_HOST = "192.168.2.77"       # inside REMOTE_NET, discarded by a /32
-TIE_HOST = "192.168.2.78"           # inside REMOTE_NET, discard listed after protect
+TIE_HOST = "192.168.2.78"           # inside REMOTE_NET, named by no discard
 
 FATES = ("esp", "wan", "lan", "lan-clear")
 # esp:       outbound, leaves wan as ESP of to-b (its seq is its rank)
@@ -508,17 +508,17 @@ def build_bypass_in(case):
 def discard_scenario(order):
     """Outbound DISCARD of one host inside the protect selectors, inbound
     DISCARD of plaintext UDP 9. order: which policy wins where they overlap:
-    "discard" (priority 5 < 10), "swapped" (20 > 10: protect wins), "tie"
-    (all 10: file order decides, RFC 4301 §4.4.1 ordered SPD)."""
+    "discard" (priority 5 < 10), "swapped" (20 > 10: protect wins). Equal
+    priorities that overlap are refused by the config (RFC 4301 §4.4.1)."""
     def build(case):
-        prio = {"discard": 5, "swapped": 20, "tie": 10}[order]
+        prio = {"discard": 5, "swapped": 20}[order]
         won = order != "swapped"          # does the discard win the overlap?
         b, i = 32000, iter(range(100))
         hosts = [pkt(bytes(f), "spd_discard" if won else "esp", "to %s" % DISCARD_HOST)
                  for f in esp.make_plain(8, flows=4, src_net=LAN_NET,
                                          dst_net=DISCARD_HOST + "/32",
                                          seed=seed_of(case, "discard"), index_base=b)]
-        # .78: protected; in "tie" a discard for it is listed after the protect.
+        # .78: a host of the protected net no discard names: ESP either way.
         hosts += [pkt(bytes(f), "esp", "to %s" % TIE_HOST)
                   for f in esp.make_plain(4, flows=2, src_net=LAN_NET, dst_net=TIE_HOST + "/32",
                                           seed=seed_of(case, "tie"), index_base=b + 50)]
@@ -535,11 +535,7 @@ def discard_scenario(order):
         drop_host = policy("drop-host", "outbound", prio, "discard", src=LAN_NET,
                            dst=DISCARD_HOST + "/32")
         drop_9 = policy("drop-9", "inbound", prio, "discard", proto="udp", dport=9)
-        # tie: .77 and UDP 9 listed before the protect entries, .78 after
         pols = [drop_host, drop_9] + list(DEFAULT_POLICIES)
-        if order == "tie":
-            pols.append(policy("drop-tie", "outbound", 10, "discard", src=LAN_NET,
-                               dst=TIE_HOST + "/32"))
         return mixed(case, lan=lan, wan=wan, policies=pols,
                      summary="discard at priority %d vs protect at 10" % prio)
     return build
@@ -718,7 +714,6 @@ SCENARIOS: Dict[str, Callable[[Case], Scenario]] = {
     "bypass-in": build_bypass_in,
     "discard": discard_scenario("discard"),
     "discard-swapped": discard_scenario("swapped"),
-    "discard-tie": discard_scenario("tie"),
     "no-match": build_no_match,
     "no-route": build_no_route,
     "ttl": build_ttl,
@@ -1971,7 +1966,8 @@ def build_regress(case):
     """Regressions for bugs found by review (now fixed):
     (1) non-initial fragments have OPAQUE ports (RFC 4301 §4.4.1.1, §7):
         a port-range BYPASS (udp 0-1023, priority 5) must not let them out
-        in the clear; they match the port-ANY protect policy, IPv4 and IPv6;
+        in the clear; they match the port-ANY protect policy, or the DISCARD
+        twin of a port-specific one, IPv4 and IPv6;
     (2) bad IPv4 header checksum -> bad_ip_checksum (RFC 1812 §5.2.2),
         outer or, after decryption, inner;
     (3) frames to broadcast, multicast or another host's MAC ->
