@@ -172,6 +172,12 @@ def two_workers():
               drops(s)))
 
 
+def logged_events():
+    """The event lines of the last run's log."""
+    return [json.loads(x.split("event ", 1)[1]) for x in last_stdout.splitlines()
+            if x.startswith("latchgate: event ")]
+
+
 def drops(s):
     return {k: v for k, v in s["drops"].items() if v}
 
@@ -214,9 +220,13 @@ def main():
     lan += [Ether(src=LAN_NH, dst=LAN_MAC) / IP(src="192.168.1.%d" % (i + 1), dst="192.168.2.9") /
             TCP(sport=30000 + i, dport=80, flags="S") for i in range(5)]
     s, lo, wo = run(lan, [], idle=", idle_timeout: { udp: 1, tcp: 60 }", stop=("--duration", "3.5"))
-    check("item 26: idle UDP latches expire, TCP ones within their timeout stay",
-          s["latch"]["created"] == 25 and s["latch"]["expired"] == 20 and len(wo) == 25,
-          "%s, out %d" % (s["latch"], len(wo)))
+    ev = logged_events()
+    check("item 26: idle UDP latches expire, TCP ones within their timeout stay, one IDLE"
+          " event each",
+          s["latch"]["created"] == 25 and s["latch"]["expired"] == 20 and len(wo) == 25 and
+          s["latch"]["events"] == 20 and len(ev) == 20 and
+          all(e["reason"] == "IDLE" and e["new_state"] == "CLOSED" for e in ev),
+          "%s, out %d, events %s" % (s["latch"], len(wo), [e.get("reason") for e in ev]))
 
     # Item 25: RST closes a TCP latch at once, and a later SYN on the same
     # 5-tuple gets a new latch; FIN both ways ends it after the linger.
@@ -239,8 +249,12 @@ def main():
           # the RST latches are reborn by the SYNs right after them (same
           # burst) before the control thread removes them: only the 4 FIN
           # flows are removed, after the 4 s linger
-          s["latch"]["expired"] == 4 and len(wo) == 20 and len(lo) == 4 and not drops(s),
-          "%s, out %d, in %d, drops %s" % (s["latch"], len(wo), len(lo), drops(s)))
+          s["latch"]["expired"] == 4 and len(wo) == 20 and len(lo) == 4 and not drops(s) and
+          sum(e["reason"] == "TCP_CLOSE" for e in logged_events()) == 4 and
+          s["latch"]["events"] == 8,
+          "%s, out %d, in %d, drops %s, events %s" % (
+              s["latch"], len(wo), len(lo), drops(s),
+              [e.get("reason") for e in logged_events()]))
 
     # Items 19, 21, 22: the inbound policy for the LAN's flows names site-c's
     # SA (a misconfiguration, or a BTNS peer that took the address): the
