@@ -282,7 +282,6 @@ op_latch_close(int fd, struct lg_gw *gw, const struct lg_json *req)
 		reply_error(fd, "latch-close: the latch is not open");
 		return;
 	}
-	gw->latch_admin_closed++;
 	lg_gw_event(gw, &t->e[id], &k, (uint32_t)id, (uint8_t)st, LG_LATCH_CLOSED, LG_REASON_ADMIN);
 	n = snprintf(r, sizeof(r), "{\"ok\":true,\"op\":\"latch-close\",\"id\":%" PRIu64
 		     ",\"old_state\":\"%s\",\"reason\":\"ADMIN\"}\n", id, lg_latch_state_name(st));
@@ -477,7 +476,7 @@ handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 	}
 	lg_stats_collect(gw, &t);
 	fprintf(f, "{\"ok\":true,\"op\":\"stats\",\"stats\":");
-	lg_stats_json(gw, f, &t, 1);
+	lg_stats_json(gw, f, &t);
 	fclose(f);
 	/* lg_stats_json ends with a newline; close the object before it. */
 	if (len > 0 && out[len - 1] == '\n')

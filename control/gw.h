@@ -80,7 +80,6 @@ struct lg_gw {
 	/* [C] latch expiry */
 	uint32_t expire_cursor;
 	uint64_t latch_expired;
-	uint64_t latch_admin_closed;
 	uint64_t event_overflow;           /* control-raised events lost */
 	uint64_t events;                   /* events delivered */
 	/* [C] runtime changes (apply.c) */

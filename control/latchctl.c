@@ -106,7 +106,7 @@ indent(int depth)
 static void
 render(const char *s)
 {
-	int depth = 0, in_str = 0, after_key = 0, line_open = 0;
+	int depth = 0, in_str = 0, line_open = 0;
 
 	for (; *s && *s != '\n'; s++) {
 		char ch = *s;
@@ -132,13 +132,11 @@ render(const char *s)
 			break;
 		case ':':
 			printf(": ");
-			after_key = 1;
 			break;
 		case '{': case '[':
 			if (line_open)
 				putchar('\n');
 			line_open = 0;
-			after_key = 0;
 			depth++;
 			break;
 		case '}': case ']':
@@ -153,7 +151,6 @@ render(const char *s)
 			if (line_open)
 				putchar('\n');
 			line_open = 0;
-			after_key = 0;
 			break;
 		default:
 			if (!line_open) {
@@ -163,7 +160,6 @@ render(const char *s)
 			putchar(ch);
 		}
 	}
-	(void)after_key;
 	if (line_open)
 		putchar('\n');
 }

@@ -172,7 +172,7 @@ write_json(const struct lg_gw *gw, const char *path, const struct lg_totals *t)
 		fprintf(stderr, "latchgate: --stats-json %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	lg_stats_json(gw, f, t, 1);
+	lg_stats_json(gw, f, t);
 	return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -48,6 +48,9 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 		t->latch_closed += rd(&s->latch_closed);
 		t->event_overflow += rd(&s->event_overflow);
 	}
+	/* the control thread's own: breaks by changes, events it lost */
+	t->latch_breaks += gw->change_broken;
+	t->event_overflow += gw->event_overflow;
 }
 
 static double
@@ -94,7 +97,7 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	if (gw->dp->latch != NULL)
 		fprintf(f, "  latches: created %" PRIu64 ", broken %" PRIu64 ", restored %" PRIu64
 			", expired %" PRIu64 "\n", t->latch_created,
-			t->latch_breaks + gw->change_broken, gw->restored, gw->latch_expired);
+			t->latch_breaks, gw->restored, gw->latch_expired);
 	else
 		fprintf(f, "  latches: latching off\n");
 	fprintf(f, "  drops:");
@@ -129,8 +132,7 @@ json_mempools(const struct lg_gw *gw, FILE *f)
 }
 
 void
-lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
-	      int with_mempools)
+lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t)
 {
 	const struct lg_conf *c = gw->conf;
 	uint32_t i;
@@ -167,9 +169,9 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		",\"tcp_rst\":%" PRIu64 ",\"events\":%" PRIu64 ",\"events_lost\":%" PRIu64
 		",\"changes\":%u}",
 		gw->dp->latch ? "true" : "false", gw->dp->latch ? gw->dp->latch->capacity : 0,
-		t->latch_created, t->latch_breaks + gw->change_broken, gw->restored,
+		t->latch_created, t->latch_breaks, gw->restored,
 		gw->latch_expired, t->latch_closed, gw->events,
-		t->event_overflow + gw->event_overflow, gw->nchanges);
+		t->event_overflow, gw->nchanges);
 	fprintf(f, ",\"lcores\":[");
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;
@@ -180,8 +182,7 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 	}
 	fputc(']', f);
 	fprintf(f, ",\"tsc_hz\":%" PRIu64, rte_get_tsc_hz());
-	if (with_mempools)
-		json_mempools(gw, f);
+	json_mempools(gw, f);
 	fprintf(f, "}\n");
 }
 

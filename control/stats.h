@@ -27,8 +27,7 @@ void lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t);
 /* Text; rates against prev when given. */
 void lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 		    const struct lg_totals *prev);
-void lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
-		   int with_mempools);
+void lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t);
 /* One latch event as a JSON line (README "Latch events"); never secrets. */
 void lg_event_json(const struct lg_gw *gw, const struct lg_event *ev, FILE *f);
 /* Mbufs not back in their pool; 0 when nothing leaked. */
