@@ -253,7 +253,8 @@ route_entries(const struct lg_gw *gw, const struct lg_conf *c)
 		e[i].af = r->dst.addr.af;
 		memcpy(e[i].addr, r->dst.addr.b, sizeof(e[i].addr));
 		e[i].len = r->dst.len;
-		e[i].port = gw->dp->port[r->port].port_id;
+		e[i].port = (uint16_t)r->port;   /* config order = lg_dp.port order */
+		e[i].protect = gw->dp->port[r->port].role == LG_PORT_PROTECTED;
 		memcpy(e[i].mac.addr_bytes, r->next_hop_mac, 6);
 	}
 	return e;

@@ -102,7 +102,6 @@ setup_ports(struct lg_gw *gw, char *err, size_t errlen)
 			dp->port[i].mac = mac;
 		else
 			rte_eth_macaddr_get((uint16_t)id, &dp->port[i].mac);
-		dp->port_idx[id] = (uint8_t)i;
 		for (uint32_t a = 0; a < cp->naddress; a++) {
 			if (cp->address[a].af == LG_AF_INET6 && dp->nlocal6 < LG_LOCAL_MAX)
 				memcpy(dp->local6[dp->nlocal6++], cp->address[a].b, 16);

@@ -43,7 +43,6 @@ struct lg_dp {
 	/* [I] */
 	uint16_t nports;
 	struct lg_dp_port port[LG_MAX_PORTS];
-	uint8_t port_idx[RTE_MAX_ETHPORTS];   /* DPDK port id -> index above */
 	uint32_t sa_slots;
 	/* The gateway's own addresses: only ESP and UDP 4500 sent to one of
 	 * them is ours to decrypt; the rest is transit traffic for SPD-in. */

@@ -49,6 +49,7 @@ lg_routes_create(const char *name, const struct lg_route_entry *e, uint32_t n,
 		}
 		/* One next hop per route: the LPM value is its index. */
 		rt->nh[i].port = e[i].port;
+		rt->nh[i].protect = e[i].protect;
 		rt->nh[i].mac = e[i].mac;
 		if (e[i].len == 0) {
 			*(e[i].af == 4 ? &rt->def4 : &rt->def6) = (int32_t)i;

@@ -8,6 +8,7 @@
  * static neighbour entry. Immutable once created, replaced whole.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <rte_ether.h>
 #include <rte_lpm.h>
@@ -17,13 +18,15 @@ struct lg_route_entry {
 	uint8_t af;                  /* 4 or 6 */
 	uint8_t addr[16];            /* network order */
 	uint8_t len;
-	uint16_t port;               /* DPDK port id */
+	uint16_t port;               /* the gateway's port: index into lg_dp.port */
+	bool protect;                /* that port is a protected one */
 	struct rte_ether_addr mac;   /* next hop */
 };
 
-/* [I] */
+/* [I] resolved when the table is built, so forwarding reads no port table */
 struct lg_nexthop {
-	uint16_t port;
+	uint16_t port;               /* index into lg_dp.port */
+	bool protect;
 	struct rte_ether_addr mac;
 };
 

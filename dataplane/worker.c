@@ -80,7 +80,7 @@ flush_port(struct lg_worker *w, uint8_t pi)
 static inline void
 tx_enqueue(struct lg_worker *w, const struct lg_nexthop *nh, struct rte_mbuf *m)
 {
-	uint8_t pi = w->dp->port_idx[nh->port];
+	uint16_t pi = nh->port;
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct lg_txq *q = &w->tx[pi];
 
@@ -161,7 +161,7 @@ forward_in(struct lg_worker *w, const struct lg_routes *rt, struct rte_mbuf *m,
 		drop(w, m, LG_DROP_NO_ROUTE);
 		return;
 	}
-	if (unlikely(w->dp->port[w->dp->port_idx[nh->port]].role != LG_PORT_PROTECTED)) {
+	if (unlikely(!nh->protect)) {
 		drop(w, m, LG_DROP_IN_TO_UNPROTECTED);
 		return;
 	}
