@@ -368,33 +368,42 @@ op_change(int fd, struct lg_gw *gw, const struct lg_json *req, const char *line,
 	send_all(fd, r, (size_t)n);
 }
 
-/* Members each op takes besides "op"; anything else is refused. */
-static bool
-members_ok(const struct lg_json *req, const char *op, char *bad, size_t len)
-{
-	static const struct { const char *op; const char *allowed; } ops[] = {
-		{ "latches", "limit" }, { "latches", "state" }, { "latches", "peer" },
-		{ "latches", "sa" }, { "latch-close", "id" },
-		{ "latch-show", "id" }, { "latch-show", "flow" },
-		{ "sa-add", "sa" }, { "sa-replace", "sa" }, { "sa-delete", "name" },
-		{ "policy-add", "policy" }, { "policy-replace", "policy" },
-		{ "policy-delete", "name" },
-	};
-	uint32_t ch;
-	size_t i;
+/* Every op, and the members it takes besides "op" (space-separated);
+ * anything else is refused. The "unknown op" reply is built from it. */
+static const struct { const char *op; const char *members; } op_table[] = {
+	{ "stats", "" }, { "version", "" }, { "latches", " limit state peer sa " },
+	{ "latch-show", " id flow " }, { "latch-close", " id " },
+	{ "sa-add", " sa " }, { "sa-replace", " sa " }, { "sa-delete", " name " },
+	{ "policy-add", " policy " }, { "policy-replace", " policy " },
+	{ "policy-delete", " name " }, { "reload", "" }, { "monitor", "" },
+};
 
+/* NULL when the request is fine, else the error reply's text in bad. */
+static const char *
+request_refused(const struct lg_json *req, const char *op, char *bad, size_t len)
+{
+	size_t i, n = 0;
+	uint32_t ch;
+
+	for (i = 0; i < sizeof(op_table) / sizeof(op_table[0]) && strcmp(op_table[i].op, op) != 0; i++)
+		;
+	if (i == sizeof(op_table) / sizeof(op_table[0])) {
+		n = (size_t)snprintf(bad, len, "unknown op: expected");
+		for (i = 0; i < sizeof(op_table) / sizeof(op_table[0]) && n < len; i++)
+			n += (size_t)snprintf(bad + n, len - n, "%s %s", i ? "," : "", op_table[i].op);
+		return bad;
+	}
 	for (ch = req->n[0].child; ch != 0; ch = req->n[ch].next) {
 		const char *k = req->n[ch].key;
-		bool ok = strcmp(k, "op") == 0;
+		char word[40];
 
-		for (i = 0; !ok && i < sizeof(ops) / sizeof(ops[0]); i++)
-			ok = strcmp(ops[i].op, op) == 0 && strcmp(ops[i].allowed, k) == 0;
-		if (!ok) {
+		snprintf(word, sizeof(word), " %s ", k);
+		if (strcmp(k, "op") != 0 && strstr(op_table[i].members, word) == NULL) {
 			snprintf(bad, len, "unknown member for op %s", op);
-			return false;
+			return bad;
 		}
 	}
-	return true;
+	return NULL;
 }
 
 /* [C] the request being handled; its unescaped strings may hold keys */
@@ -406,7 +415,7 @@ handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 	int fd = c->fd;
 	const char *jerr, *opv;
 	size_t joff;
-	char why[160];
+	char why[320];
 	static struct lg_totals t;
 	char op[32];
 	char *out = NULL;
@@ -424,7 +433,7 @@ handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 		return;
 	}
 	snprintf(op, sizeof(op), "%s", opv);
-	if (!members_ok(&req, op, why, sizeof(why))) {
+	if (request_refused(&req, op, why, sizeof(why)) != NULL) {
 		reply_error(fd, why);
 		return;
 	}
@@ -450,13 +459,6 @@ handle_req(struct lg_ctl_client *c, struct lg_gw *gw, const char *line)
 	if (strncmp(op, "sa-", 3) == 0 || strncmp(op, "policy-", 7) == 0 ||
 	    strcmp(op, "reload") == 0) {
 		op_change(fd, gw, &req, line, op);
-		return;
-	}
-	if (strcmp(op, "stats") != 0 && strcmp(op, "latches") != 0 &&
-	    strcmp(op, "latch-show") != 0) {
-		reply_error(fd, "unknown op: expected stats, latches, latch-show, latch-close,"
-			    " sa-add, sa-replace, sa-delete, policy-add, policy-replace,"
-			    " policy-delete, reload, monitor or version");
 		return;
 	}
 	f = open_memstream(&out, &len);
