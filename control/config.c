@@ -74,6 +74,7 @@ static const char *const role_names[] = {
 };
 static const char *const crypto_mode_names[] = {
 	[LG_CRYPTO_LOOKASIDE] = "lookaside", [LG_CRYPTO_CPU] = "cpu",
+	[LG_CRYPTO_DIRECT] = "direct",
 };
 static const char *const dir_names[] = {
 	[LG_DIR_OUTBOUND] = "outbound", [LG_DIR_INBOUND] = "inbound",
@@ -801,7 +802,7 @@ static int crypto_mode(struct pc *pc, const struct field *f, const yaml_node_t *
 
 static const struct field crypto_fields[] = {
 	{ "devices", crypto_devices, false, "a list of 1..8 device strings of 1..255 characters" },
-	{ "mode", crypto_mode, false, "lookaside or cpu" },
+	{ "mode", crypto_mode, false, "lookaside, cpu or direct" },
 };
 static const struct table crypto_table = { TABLE(crypto_fields) };
 

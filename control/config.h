@@ -56,7 +56,7 @@ struct lg_conf_port {
 	struct lg_where at;
 };
 
-enum lg_crypto_mode { LG_CRYPTO_LOOKASIDE, LG_CRYPTO_CPU };
+enum lg_crypto_mode { LG_CRYPTO_LOOKASIDE, LG_CRYPTO_CPU, LG_CRYPTO_DIRECT };
 
 #define LG_CRYPTO_DEV_MAX 8
 struct lg_conf_crypto {

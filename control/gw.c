@@ -36,7 +36,7 @@ setup_crypto(struct lg_gw *gw, char *err, size_t errlen)
 		if (id < 0)
 			return ERR("%s:%u:%u: key 'devices': cannot open crypto device '%s': %s",
 				   AT(cc->at), cc->devices[i], rte_strerror(-id));
-		if (lg_crypto_dev_check((uint8_t)id, cc->mode == LG_CRYPTO_CPU, err, errlen) != 0)
+		if (lg_crypto_dev_check((uint8_t)id, cc->mode != LG_CRYPTO_LOOKASIDE, err, errlen) != 0)
 			return -ENOTSUP;
 		gw->cdev[gw->ncdev++] = (uint8_t)id;
 	}
@@ -141,6 +141,9 @@ setup_workers(struct lg_gw *gw, char *err, size_t errlen)
 					       RTE_CACHE_LINE_SIZE, socket);
 		if (w->st->sa == NULL)
 			return ERR("out of memory for SA counters");
+		if (gw->conf->crypto.mode == LG_CRYPTO_DIRECT &&
+		    lg_esp_ctx_init(&w->esp, socket) != 0)
+			return ERR("crypto.mode direct: cannot set up an Intel IPsec-MB manager");
 		i++;
 	}
 	return 0;
@@ -364,6 +367,7 @@ lg_gw_teardown(struct lg_gw *gw)
 	for (i = 0; i < gw->ncdev; i++)
 		lg_crypto_dev_stop(gw->cdev[i]);
 	for (i = 0; gw->workers != NULL && i < gw->nworkers; i++) {
+		lg_esp_ctx_fini(&gw->workers[i].esp);
 		if (gw->workers[i].st != NULL)
 			rte_free(gw->workers[i].st->sa);
 		rte_free(gw->workers[i].st);

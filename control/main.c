@@ -298,6 +298,7 @@ main(int argc, char **argv)
 	}
 	printf("latchgate %s: %u worker(s), %u port(s), %u SA(s), %u policies, crypto %s\n",
 	       LG_VERSION, gw.nworkers, conf->nports, conf->nsas, conf->npolicies,
+	       conf->crypto.mode == LG_CRYPTO_DIRECT ? "direct" :
 	       conf->crypto.mode == LG_CRYPTO_CPU ? "cpu" : "lookaside");
 	fflush(stdout);
 	lg_gw_launch(&gw);

@@ -153,12 +153,17 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t)
 		const struct lg_conf_sa *s = &c->sas[i];
 		char suite[48];
 
+		const struct lg_sa *sa = gw->dp->sa[gw->sa_slot[i]];
+
+		/* Which code runs it: crypto.mode direct falls back to cpu for
+		 * what esp.c does not take, cpu to lookaside for CBC outbound. */
 		fprintf(f, "%s{\"name\":\"%s\",\"direction\":\"%s\",\"spi\":%u,\"peer\":\"%s\","
-			"\"mode\":\"%s\",\"algorithm\":\"%s\",\"esn\":%s,\"packets\":%" PRIu64
-			",\"bytes\":%" PRIu64 "}",
+			"\"mode\":\"%s\",\"algorithm\":\"%s\",\"esn\":%s,\"engine\":\"%s\","
+			"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
 			i ? "," : "", s->name, lg_dir_name(s->dir), s->spi, c->peers[s->peer].name,
 			s->mode == LG_SA_TRANSPORT ? "transport" : "tunnel",
 			lg_suite_format(s, suite, sizeof(suite)), s->esn ? "true" : "false",
+			sa == NULL ? "none" : sa->ek != NULL ? "direct" : sa->cpu ? "cpu" : "lookaside",
 			t->sa[gw->sa_slot[i]].pkts, t->sa[gw->sa_slot[i]].bytes);
 	}
 	fprintf(f, "],\"drops\":{");

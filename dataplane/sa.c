@@ -9,6 +9,7 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
+#include <rte_udp.h>
 
 #include "pkt.h"
 #include "sa.h"
@@ -236,7 +237,40 @@ copy_params(struct lg_sa *sa, const struct lg_sa_prm *p)
 	sa->df = p->df;
 	sa->dscp = p->dscp;
 	sa->encap_udp = p->encap_udp;
+	sa->esn = p->esn;
+	sa->sqn_atom = p->sqn_atom;
 	sa->spi = p->spi;
+}
+
+/* crypto.mode direct: the frame start the worker copies (esp.h), and the
+ * outbound counter (librte_ipsec's convention: next_seq 0 means 1). */
+static int
+direct_init(struct lg_sa *sa, const struct lg_sa_prm *p)
+{
+	struct tun_hdr tun;
+	uint32_t len = fill_tun(&tun, p);
+	uint32_t spi = rte_cpu_to_be_32(p->spi);
+
+	sa->ek = lg_esp_keys_create(p);
+	if (sa->ek == NULL)
+		return -rte_errno;
+	sa->cpu = false;
+	sa->sqh_len = 0;          /* esp.c puts seq_hi where the ICV goes */
+	sa->l3_len = (uint8_t)(len - sizeof(tun.eth));
+	memcpy(sa->hdr, &tun, len);
+	if (p->encap_udp) {
+		struct rte_udp_hdr u = {
+			.src_port = rte_cpu_to_be_16(p->encap_sport),
+			.dst_port = rte_cpu_to_be_16(p->encap_dport),
+		};
+
+		memcpy(sa->hdr + len, &u, sizeof(u));
+		len += sizeof(u);
+	}
+	memcpy(sa->hdr + len, &spi, 4);
+	sa->hdr_len = (uint8_t)(len + 4);
+	sa->sqn = (p->next_seq ? p->next_seq : 1) - 1;
+	return 0;
 }
 
 /* RFC 4303 §3.2 / RFC 4301 §4.2: never NULL encryption with no integrity.
@@ -294,11 +328,15 @@ lg_sa_create(const struct lg_sa_prm *p)
 		return NULL;
 	}
 	copy_params(sa, p);
-	sa->isa_size = (uint32_t)sz;
-	sa->isa = rte_zmalloc_socket("lg_ipsec_sa", sz, RTE_CACHE_LINE_SIZE, p->socket);
-	rc = sa->isa == NULL ? -ENOMEM : rte_ipsec_sa_init(sa->isa, &ip, sz);
-	if (rc >= 0)
-		rc = init_sessions(sa, p, xf);
+	if (p->direct && lg_esp_supports(p)) {
+		rc = direct_init(sa, p);
+	} else {
+		sa->isa_size = (uint32_t)sz;
+		sa->isa = rte_zmalloc_socket("lg_ipsec_sa", sz, RTE_CACHE_LINE_SIZE, p->socket);
+		rc = sa->isa == NULL ? -ENOMEM : rte_ipsec_sa_init(sa->isa, &ip, sz);
+		if (rc >= 0)
+			rc = init_sessions(sa, p, xf);
+	}
 	if (rc >= 0 && p->dir == LG_SA_IN && p->replay_window > 0) {
 		sa->rp = lg_replay_create(p->replay_window, p->esn, p->sqn_atom, p->socket);
 		if (sa->rp == NULL)
@@ -334,6 +372,7 @@ lg_sa_free(struct lg_sa *sa)
 		rte_free(sa->isa);
 	}
 	lg_replay_free(sa->rp);
+	lg_esp_keys_free(sa->ek);
 	explicit_bzero(sa, sizeof(*sa));
 	rte_free(sa);
 }

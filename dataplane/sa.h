@@ -20,6 +20,7 @@
 #include <rte_ipsec.h>
 
 #include "crypto.h"
+#include "esp.h"
 #include "replay.h"
 
 #define LG_SA_NAME_MAX 32
@@ -61,6 +62,7 @@ struct lg_sa_prm {
 				    * SA's state, and for overflow tests. */
 	bool sqn_atom;             /* more than one worker may use the SA */
 	bool cpu;                  /* synchronous cpu-crypto sessions */
+	bool direct;               /* crypto.mode direct: esp.h where it runs */
 	uint32_t slot;
 	const uint8_t *dev_ids;
 	uint8_t ndev;
@@ -87,12 +89,21 @@ struct lg_sa {
 	int16_t dscp;
 	bool encap_udp;
 	bool cpu;                  /* synchronous cpu-crypto, else lookaside */
+	bool esn, sqn_atom;
+	/* [I] hot, crypto.mode direct (esp.h): keys, and the outbound frame
+	 * start — Ethernet, outer IP, [UDP], SPI — copied whole per packet */
+	struct lg_esp_keys *ek;    /* NULL: librte_ipsec runs this SA */
+	uint8_t hdr_len, l3_len;
+	uint8_t hdr[14 + 40 + 8 + 4];
 	/* [I] cold: what events name and what free releases (the rest of the
 	 * SA's description lives in the control thread's config) */
 	uint32_t spi;
 	void *cses[LG_CRYPTO_DEV_MAX];
 	struct rte_ipsec_sa *isa;
 	uint32_t isa_size;
+	/* [W] direct outbound: the last sequence number taken (atomic with
+	 * sqn_atom); a line of its own, away from what every worker reads */
+	uint64_t sqn __rte_cache_aligned;
 } __rte_cache_aligned;
 
 /* control */

@@ -585,6 +585,38 @@ stash_inner(struct rte_mbuf *mb[], uint32_t n)
 	}
 }
 
+/* crypto.mode direct (esp.h): encapsulated and encrypted here, at once. */
+static void
+esp_out_direct(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
+{
+	static const uint8_t why[] = {
+		[LG_ESP_NO_ROOM] = LG_DROP_ESP_ENCAP_FAILED,
+		[LG_ESP_SEQ_OVERFLOW] = LG_DROP_ESP_SEQ_OVERFLOW,
+		[LG_ESP_CRYPTO_FAILED] = LG_DROP_CRYPTO_FAILED,
+	};
+	uint8_t res[LG_BURST];
+	uint64_t bytes = 0;
+	uint32_t i, k = 0;
+
+	stash_inner(mb, n);
+	for (i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
+	lg_esp_out(&w->esp, sa, mb, n, res);
+	for (i = 0; i < n; i++) {
+		if (likely(res[i] == LG_ESP_OK)) {
+			mb[k++] = mb[i];
+			continue;
+		}
+		/* Not sent: not in the SA's figures. */
+		if (res[i] != LG_ESP_CRYPTO_FAILED)
+			bytes -= rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
+		drop(w, mb[i], (enum lg_drop)why[res[i]]);
+	}
+	w->st->sa[sa->slot].pkts += k;
+	w->st->sa[sa->slot].bytes += bytes;
+	out_finish(w, sa, mb, k);
+}
+
 static void
 esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 {
@@ -592,6 +624,10 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 	struct rte_crypto_op *cop[LG_BURST];
 	uint32_t i, k, e;
 
+	if (sa->ek != NULL) {
+		esp_out_direct(w, sa, mb, n);
+		return;
+	}
 	if (sa->mode == LG_SA_M_TUNNEL)
 		stash_inner(mb, n);
 	count_sa(w, sa, mb, n, LG_L2_LEN);
@@ -923,6 +959,16 @@ esp_in(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 	struct rte_crypto_op *cop[LG_BURST];
 	uint32_t i, k, e;
 
+	if (sa->ek != NULL) {
+		/* crypto.mode direct (esp.h): lengths and the replay pre-check
+		 * were the SAD stage's. */
+		lg_esp_in(&w->esp, sa, mb, n);
+		k = inb_verify(w, sa, mb, n);
+		for (i = 0; i < k; i++)
+			lg_esp_in_strip(sa, mb[i]);
+		in_finish(w, sa, mb, k);
+		return;
+	}
 	/* Prepare refuses only what the replay pre-check rejects: lengths
 	 * were checked after the SAD stage. */
 	if (sa->cpu) {

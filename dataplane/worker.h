@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 
 #include "counters.h"
+#include "esp.h"
 #include "dp.h"
 
 #define LG_BURST 32
@@ -37,6 +38,7 @@ struct lg_worker {
 	/* [W] */
 	uint32_t inflight;            /* ops in the crypto queue */
 	struct lg_txq tx[LG_MAX_PORTS];
+	struct lg_esp_ctx esp;        /* crypto.mode direct */
 } __rte_cache_aligned;
 
 /* worker: lcore entry point for rte_eal_remote_launch(). */

@@ -284,7 +284,8 @@ def main():
     ap.add_argument("--report-from", metavar="BENCH_JSON",
                     help="rewrite BENCHMARKS.md and its plot from a saved run's bench.json")
     ap.add_argument("--ab", metavar="BUILD_A,BUILD_B",
-                    help="A/B: one cell, alternating between two build directories")
+                    help="A/B: one cell, alternating between build directories, each"
+                    " optionally @MODE (a crypto.mode: build@cpu,build@direct)")
     ap.add_argument("--cell", default="outbound:aes128gcm:64:1000",
                     help="with --ab: DIR:SUITE:SIZE:FLOWS[:SAS]")
     args = ap.parse_args()
@@ -570,24 +571,25 @@ def report(rows, latch, tsc, args, date=None):
 
 
 def ab(args):
-    """Before/after of one change: the same cell, builds alternating, five
-    times each; medians of worker cycles per packet (inbound: the loop, both
-    passes)."""
+    """Before/after of one change: the same cell, builds (BUILD[@MODE],
+    MODE a crypto.mode, lookaside by default) alternating, five times each;
+    medians of worker cycles per packet (inbound: the loop, both passes)."""
     global GW
-    builds = args.ab.split(",")
+    runs = args.ab.split(",")
     dr, suite, size, flows, *nsas = args.cell.split(":")
     cell = dict(flows=int(flows), sas=int(nsas[0]) if nsas else 1, latch=True,
                 mode="lookaside", dir=dr, suite=suite, size=size)
     d = tempfile.mkdtemp(prefix="lgbench-ab-")
-    res = {b: [] for b in builds}
+    res = {r: [] for r in runs}
     for _ in range(5):
-        for b in builds:
+        for r in runs:
+            b, _, mode = r.partition("@")
             GW = os.path.join(b, "latchgate")
-            res[b].append(run_cell(d, cell, args)[1])
+            res[r].append(run_cell(d, dict(cell, mode=mode or "lookaside"), args)[1])
     subprocess.run(["rm", "-rf", d])
-    for b in builds:
+    for r in runs:
         print("%-30s median %6.0f cycles/packet  (%s)" % (
-            b, statistics.median(res[b]), " ".join("%.0f" % x for x in res[b])))
+            r, statistics.median(res[r]), " ".join("%.0f" % x for x in res[r])))
     return 0
 
 

@@ -145,15 +145,15 @@ class Case:
     name: str
     scenario: str            # key of SCENARIOS
     alg: str
-    mode: str                # lookaside | cpu
+    mode: str                # lookaside | cpu | direct
     device: str              # cryptodev vdev name
     fam: str = ""            # protocol coverage: 4in4 6in6 4in6 6in4, or ipv4 / ipv6
     esn: bool = False
 
 
-ALL4 = [(a, m) for a in ("aes-128-gcm", "aes-256-gcm") for m in ("lookaside", "cpu")]
+ALL4 = [(a, m) for a in ("aes-128-gcm", "aes-256-gcm") for m in ("lookaside", "cpu", "direct")]
 ONE = [("aes-128-gcm", "lookaside")]
-ONE_CPU = [("aes-128-gcm", "lookaside"), ("aes-128-gcm", "cpu")]
+ONE_CPU = [("aes-128-gcm", "lookaside"), ("aes-128-gcm", "cpu"), ("aes-128-gcm", "direct")]
 DEVICES = {"aesni_gcm": "crypto_aesni_gcm0", "aesni_mb": "crypto_aesni_mb0"}
 GCM = ("aesni_gcm",)
 BOTH = ("aesni_gcm", "aesni_mb")
@@ -1435,7 +1435,22 @@ def selftest_coverage_checks():
     return problems
 
 
-def check_stats_specs(scen, path, lan_out, wan_out, fail):
+def expected_engine(sp, mode):
+    """Which code should run an SA (stats "engine"): crypto.mode direct
+    takes tunnel-mode GCM and CBC+HMAC (inbound ESN only with a window) and
+    leaves the rest to cpu; cpu sends AES-CBC outbound through lookaside
+    (librte_ipsec's cpu path repeats the IV, see dataplane/sa.c)."""
+    if mode == "lookaside":
+        return "lookaside"
+    if mode == "direct" and sp.mode == "tunnel" and sp.suite.name in DIRECT_SUITES and \
+            not (sp.esn and sp.direction == "inbound" and sp.replay_window == 0):
+        return "direct"
+    if sp.suite.cipher.endswith("-cbc") and sp.direction == "outbound":
+        return "lookaside"
+    return "cpu"
+
+
+def check_stats_specs(scen, path, lan_out, wan_out, fail, mode=None):
     st = stats_common(scen, path, lan_out, wan_out, fail, ALL_DROPS, 8)
     if st is None:
         return
@@ -1448,6 +1463,8 @@ def check_stats_specs(scen, path, lan_out, wan_out, fail):
         want = {"direction": sp.direction, "spi": sp.spi, "mode": sp.mode,
                 "algorithm": sp.suite.stats_name, "esn": sp.esn,
                 "packets": scen.sa_packets.get(sp.name, 0)}
+        if mode is not None:
+            want["engine"] = expected_engine(sp, mode)
         bad = ["%s %r != %r" % (k, s.get(k), v) for k, v in want.items() if s.get(k) != v]
         pk, by = s.get("packets"), s.get("bytes")
         if not isinstance(by, int) or not isinstance(pk, int) or (by > 0) != (pk > 0):
@@ -2133,12 +2150,29 @@ COVERAGE_TABLE = [
     ("hostile", "null-sha256", "", True, "cpu", "aesni_mb"),
     ("regress", "gcm128", "", False, "lookaside", "aesni_gcm"),
     ("regress", "ctr128-sha256", "", False, "cpu", "aesni_mb"),
+    # crypto.mode direct: our ESP on Intel IPsec-MB (the matrix runs every
+    # suite it takes, below); these are the rest, and SAs it hands back to
+    # librte_ipsec (transport, CBC without integrity, CTR).
+    ("natt", "gcm256", "", True, "direct", "aesni_gcm"),
+    ("natt", "cbc128-sha1", "", False, "direct", "aesni_mb"),
+    ("outer", "gcm128", "", True, "direct", "aesni_gcm"),
+    ("outer", "cbc256-sha256", "", False, "direct", "aesni_mb"),
+    ("vectors", "mcgrew", "ipv4", False, "direct", "aesni_gcm"),
+    ("vectors", "mcgrew", "ipv6", False, "direct", "aesni_gcm"),
+    ("vectors", "rfc3602", "ipv4", False, "direct", "aesni_mb"),
+    ("hostile", "gcm128", "", False, "direct", "aesni_gcm"),
+    ("hostile", "cbc128-sha1", "", True, "direct", "aesni_mb"),
+    ("regress", "gcm128", "", False, "direct", "aesni_gcm"),
+    ("transport", "gcm128", "ipv4", True, "direct", "aesni_gcm"),
+    ("suite", "ctr128-sha256", "4in6", False, "direct", "aesni_mb"),
 ]
+DIRECT_SUITES = ("gcm128", "gcm256", "cbc128-sha256", "cbc256-sha256", "cbc128-sha1")
 
 
 def coverage_cases():
     """The suite x family x ESN matrix (both directions per cell; crypto
-    mode alternating so that each suite runs both; aesni_mb for the non-GCM
+    mode alternating so that each suite runs both, and every cell of the
+    suites crypto.mode direct runs once more in it; aesni_mb for the non-GCM
     suites), then COVERAGE_TABLE."""
     out = []
     for si, suite in enumerate(S.MATRIX_SUITES):
@@ -2147,9 +2181,11 @@ def coverage_cases():
                 mode = MODES[(si + fi + esn) % 2]
                 dev = ("aesni_gcm" if fi % 2 == 0 else "aesni_mb") if suite.startswith("gcm") \
                     else "aesni_mb"
-                out.append(Case("suite.%s.%s.%s.%s.%s" % (suite, fam, "esn" if esn else "noesn",
-                                                          mode, dev),
-                                "suite", suite, mode, DEVICES[dev], fam, esn))
+                modes = (mode, "direct") if suite in DIRECT_SUITES else (mode,)
+                for m in modes:
+                    out.append(Case("suite.%s.%s.%s.%s.%s" % (suite, fam, "esn" if esn else "noesn",
+                                                              m, dev),
+                                    "suite", suite, m, DEVICES[dev], fam, esn))
     for scen, suite, fam, esn, mode, dev in COVERAGE_TABLE:
         bits = [scen, suite] + ([fam] if fam else []) + (["esn"] if esn else []) + [mode, dev]
         out.append(Case(".".join(bits), scen, suite, mode, DEVICES[dev], fam, esn))
@@ -2251,7 +2287,7 @@ def run_case(opts, case, index):
                 check_stats(case, scen, d / "stats.json", lan_out, wan_out, fail)
             else:
                 check_wan_streams(scen, wan_out, fail)
-                check_stats_specs(scen, d / "stats.json", lan_out, wan_out, fail)
+                check_stats_specs(scen, d / "stats.json", lan_out, wan_out, fail, case.mode)
         if fail.reasons and opts.verbose:
             details = tail(d / "stderr.txt", 8)
         return finish(opts, case, d, fail, details, t0, scen.summary)

@@ -679,7 +679,7 @@ static const struct bad_case bad_cases[] = {
 	{ "duplicate crypto device", PORTS "crypto:\n  devices: [c0, c0]\n",
 	  "test.yaml:5:17: key 'devices': duplicate device 'c0' (first at line 5)" },
 	{ "bad crypto mode", PORTS "crypto: {mode: inline}\n",
-	  "test.yaml:4:16: key 'mode': expected lookaside or cpu" },
+	  "test.yaml:4:16: key 'mode': expected lookaside, cpu or direct" },
 	{ "crypto not a mapping", PORTS "crypto: [c0]\n",
 	  "test.yaml:4:9: key 'crypto': expected a mapping" },
 	{ "peer id without type", PORTS "peers:\n  - {name: b, id: gw-b.example.net}\n",

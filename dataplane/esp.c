@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tunnel-mode ESP on Intel IPsec-MB, called by the worker (esp.h).
+ * Wire format (RFC 4303 §2): outer IP [UDP, RFC 3948] | SPI | seq | IV |
+ * inner packet | pad 1, 2, 3 ... | pad length | next header | ICV.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_udp.h>
+
+#include "esp.h"
+#include "pkt.h"
+#include "sa.h"
+
+#define ESP_HDR 8                 /* SPI + sequence number */
+#define HMAC_BLOCK 64             /* SHA-1 and SHA-256 block size */
+#define ESP_BURST 32
+
+/* Key expansion runs on the control thread; the functions live in a
+ * manager, which holds no key state, so one is kept for it. */
+static IMB_MGR *setup_mgr;
+
+static IMB_MGR *
+mgr_setup(void)
+{
+	if (setup_mgr == NULL) {
+		setup_mgr = alloc_mb_mgr(0);
+		if (setup_mgr != NULL)
+			init_mb_mgr_auto(setup_mgr, NULL);
+	}
+	return setup_mgr;
+}
+
+bool
+lg_esp_supports(const struct lg_sa_prm *p)
+{
+	bool gcm = p->cipher == LG_SA_C_AES_GCM && p->auth == LG_SA_A_AEAD;
+	bool cbc = p->cipher == LG_SA_C_AES_CBC &&
+		   (p->auth == LG_SA_A_SHA1_96 || p->auth == LG_SA_A_SHA256_128) &&
+		   p->auth_key_len <= HMAC_BLOCK;
+
+	/* Inbound ESN needs the window to infer the high-order bits. */
+	return p->mode == LG_SA_M_TUNNEL && (gcm || cbc) &&
+	       (p->cipher_key_len == 16 || p->cipher_key_len == 32) &&
+	       !(p->esn && p->dir == LG_SA_IN && p->replay_window == 0);
+}
+
+/* HMAC (RFC 2104): the hash state after one block of key xor ipad / opad,
+ * which is what IPsec-MB's jobs start from. */
+static void
+hmac_pads(IMB_MGR *mgr, struct lg_esp_keys *k, const uint8_t *key, uint8_t len)
+{
+	uint8_t ib[HMAC_BLOCK], ob[HMAC_BLOCK];
+	uint8_t i;
+
+	memset(ib, 0x36, sizeof(ib));
+	memset(ob, 0x5c, sizeof(ob));
+	for (i = 0; i < len; i++) {
+		ib[i] ^= key[i];
+		ob[i] ^= key[i];
+	}
+	if (k->hash == IMB_AUTH_HMAC_SHA_1) {
+		IMB_SHA1_ONE_BLOCK(mgr, ib, k->cbc.ipad);
+		IMB_SHA1_ONE_BLOCK(mgr, ob, k->cbc.opad);
+	} else {
+		IMB_SHA256_ONE_BLOCK(mgr, ib, k->cbc.ipad);
+		IMB_SHA256_ONE_BLOCK(mgr, ob, k->cbc.opad);
+	}
+	explicit_bzero(ib, sizeof(ib));
+	explicit_bzero(ob, sizeof(ob));
+}
+
+struct lg_esp_keys *
+lg_esp_keys_create(const struct lg_sa_prm *p)
+{
+	IMB_MGR *mgr = mgr_setup();
+	struct lg_esp_keys *k;
+
+	if (!lg_esp_supports(p)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	if (mgr == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	k = rte_zmalloc_socket("lg_esp_keys", sizeof(*k), RTE_CACHE_LINE_SIZE, p->socket);
+	if (k == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	k->key_len = p->cipher_key_len;
+	k->is_gcm = p->cipher == LG_SA_C_AES_GCM;
+	if (k->is_gcm) {
+		memcpy(k->salt, p->salt, sizeof(k->salt));
+		if (k->key_len == 16)
+			IMB_AES128_GCM_PRE(mgr, p->cipher_key, &k->gcm);
+		else
+			IMB_AES256_GCM_PRE(mgr, p->cipher_key, &k->gcm);
+		return k;
+	}
+	if (k->key_len == 16)
+		IMB_AES_KEYEXP_128(mgr, p->cipher_key, k->cbc.enc, k->cbc.dec);
+	else
+		IMB_AES_KEYEXP_256(mgr, p->cipher_key, k->cbc.enc, k->cbc.dec);
+	k->hash = p->auth == LG_SA_A_SHA1_96 ? IMB_AUTH_HMAC_SHA_1 : IMB_AUTH_HMAC_SHA_256;
+	hmac_pads(mgr, k, p->auth_key, p->auth_key_len);
+	if (getrandom(k->nonce, sizeof(k->nonce), 0) != (ssize_t)sizeof(k->nonce)) {
+		lg_esp_keys_free(k);
+		rte_errno = EIO;
+		return NULL;
+	}
+	return k;
+}
+
+void
+lg_esp_keys_free(struct lg_esp_keys *k)
+{
+	if (k == NULL)
+		return;
+	explicit_bzero(k, sizeof(*k));
+	rte_free(k);
+}
+
+int
+lg_esp_ctx_init(struct lg_esp_ctx *c, int socket)
+{
+	void *mem = rte_zmalloc_socket("lg_imb_mgr", imb_get_mb_mgr_size(), 64, socket);
+
+	memset(c, 0, sizeof(*c));
+	if (mem == NULL)
+		return -ENOMEM;
+	c->mem = mem;
+	c->mgr = imb_set_pointers_mb_mgr(mem, 0, 1);
+	if (c->mgr == NULL) {
+		rte_free(mem);
+		memset(c, 0, sizeof(*c));
+		return -EINVAL;
+	}
+	init_mb_mgr_auto(c->mgr, NULL);
+	if (imb_get_errno(c->mgr) != 0) {
+		rte_free(mem);
+		memset(c, 0, sizeof(*c));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+void
+lg_esp_ctx_fini(struct lg_esp_ctx *c)
+{
+	rte_free(c->mem);
+	/* GCM scratch may hold keystream-derived state. */
+	explicit_bzero(c, sizeof(*c));
+}
+
+/* ---- worker ------------------------------------------------------------ */
+
+static inline void
+put_be32(uint8_t *p, uint32_t v)
+{
+	v = rte_cpu_to_be_32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+	v = rte_cpu_to_be_64(v);
+	memcpy(p, &v, 8);
+}
+
+/* Constant time: how much of a forged tag matched must not show. */
+static inline bool
+tag_eq(const uint8_t *a, const uint8_t *b, uint32_t len)
+{
+	uint64_t a0, a1, b0, b1;
+	uint32_t a2 = 0, b2 = 0;
+
+	memcpy(&a0, a, 8);
+	memcpy(&b0, b, 8);
+	if (len == 16) {
+		memcpy(&a1, a + 8, 8);
+		memcpy(&b1, b + 8, 8);
+	} else {          /* 12 */
+		memcpy(&a2, a + 8, 4);
+		memcpy(&b2, b + 8, 4);
+		a1 = b1 = 0;
+	}
+	return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0;
+}
+
+/* GCM IV (RFC 4106 §4): salt || the 8 bytes on the wire. */
+static inline void
+gcm_iv(uint8_t iv[12], const struct lg_esp_keys *k, const uint8_t *wire)
+{
+	memcpy(iv, k->salt, 4);
+	memcpy(iv + 4, wire, 8);
+}
+
+/* AAD (RFC 4106 §5): SPI || seq, or SPI || seq_hi || seq_lo with ESN. */
+static inline const uint8_t *
+gcm_aad(uint8_t buf[12], const uint8_t *esp, uint64_t seq, bool esn, uint64_t *len)
+{
+	if (!esn) {
+		*len = 8;
+		return esp;
+	}
+	memcpy(buf, esp, 4);
+	put_be32(buf + 4, (uint32_t)(seq >> 32));
+	put_be32(buf + 8, (uint32_t)seq);
+	*len = 12;
+	return buf;
+}
+
+static inline void
+cbc_job(IMB_JOB *j, const struct lg_esp_keys *k, uint8_t *esp, uint32_t coff,
+	uint32_t clen, uint32_t hlen, const uint8_t *iv, uint8_t *tag, uint8_t tag_len,
+	bool enc)
+{
+	j->src = esp;
+	j->dst = esp + coff;
+	j->cipher_start_src_offset_in_bytes = coff;
+	j->msg_len_to_cipher_in_bytes = clen;
+	j->hash_start_src_offset_in_bytes = 0;
+	j->msg_len_to_hash_in_bytes = hlen;
+	j->iv = iv;
+	j->iv_len_in_bytes = 16;
+	j->cipher_mode = IMB_CIPHER_CBC;
+	j->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
+	j->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+	j->enc_keys = k->cbc.enc;
+	j->dec_keys = k->cbc.dec;
+	j->key_len_in_bytes = k->key_len;
+	j->hash_alg = (IMB_HASH_ALG)k->hash;
+	j->auth_tag_output = tag;
+	j->auth_tag_output_len_in_bytes = tag_len;
+	j->u.HMAC._hashed_auth_key_xor_ipad = k->cbc.ipad;
+	j->u.HMAC._hashed_auth_key_xor_opad = k->cbc.opad;
+}
+
+void
+lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n,
+	   uint8_t res[])
+{
+	const struct lg_esp_keys *k = sa->ek;
+	uint8_t nonce[ESP_BURST][16], tag[ESP_BURST][16], *icv[ESP_BURST];
+	uint32_t hlen = sa->hdr_len + 4 + sa->iv_len;   /* to the inner packet */
+	uint32_t align = sa->pad_align, i;
+	uint64_t first, max = sa->esn ? UINT64_MAX : UINT32_MAX;
+	bool esn = sa->esn;
+	IMB_JOB *j;
+
+	RTE_ASSERT(n <= ESP_BURST);
+	/* RFC 4303 §3.3.3: numbers are taken once, in order, and never cycle
+	 * (past the maximum every packet is refused). */
+	if (sa->sqn_atom)
+		first = __atomic_fetch_add(&sa->sqn, n, __ATOMIC_RELAXED) + 1;
+	else {
+		first = sa->sqn + 1;
+		sa->sqn += n;
+	}
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint64_t seq = first + i;
+		uint32_t plen = rte_pktmbuf_pkt_len(m) - LG_L2_LEN;
+		uint32_t ct = (plen + 2 + align - 1) & ~(align - 1);
+		uint32_t pad = ct - plen - 2, tail = pad + 2 + sa->icv_len, tot, p;
+		uint8_t *h, *t, *esp;
+
+		res[i] = LG_ESP_OK;
+		if (unlikely(seq > max || seq < first)) {
+			res[i] = LG_ESP_SEQ_OVERFLOW;
+			continue;
+		}
+		if (unlikely(rte_pktmbuf_headroom(m) < hlen - LG_L2_LEN ||
+			     rte_pktmbuf_tailroom(m) < tail)) {
+			res[i] = LG_ESP_NO_ROOM;
+			continue;
+		}
+		t = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)tail);
+		h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(hlen - LG_L2_LEN));
+		memcpy(h, sa->hdr, sa->hdr_len);
+		tot = rte_pktmbuf_pkt_len(m) - LG_L2_LEN;
+		if (sa->af == 4) {
+			struct rte_ipv4_hdr *o4 = (struct rte_ipv4_hdr *)(h + LG_L2_LEN);
+
+			o4->total_length = rte_cpu_to_be_16((uint16_t)tot);
+			o4->packet_id = rte_cpu_to_be_16((uint16_t)seq);
+		} else {
+			struct rte_ipv6_hdr *o6 = (struct rte_ipv6_hdr *)(h + LG_L2_LEN);
+
+			o6->payload_len = rte_cpu_to_be_16((uint16_t)(tot - sizeof(*o6)));
+		}
+		if (sa->encap_udp) {
+			struct rte_udp_hdr *u = (struct rte_udp_hdr *)(h + LG_L2_LEN + sa->l3_len);
+
+			u->dgram_len = rte_cpu_to_be_16((uint16_t)(tot - sa->l3_len));
+		}
+		m->l2_len = LG_L2_LEN;
+		m->l3_len = sa->l3_len;
+		esp = h + sa->hdr_len - 4;
+		put_be32(esp + 4, (uint32_t)seq);
+		for (p = 0; p < pad; p++)
+			t[p] = (uint8_t)(p + 1);
+		t[pad] = (uint8_t)pad;
+		t[pad + 1] = sa->next_proto;
+		icv[i] = t + pad + 2;
+		if (k->is_gcm) {
+			uint8_t iv[12], ab[12];
+			uint64_t alen;
+			const uint8_t *aad;
+
+			put_be64(esp + ESP_HDR, seq);
+			gcm_iv(iv, k, esp + ESP_HDR);
+			aad = gcm_aad(ab, esp, seq, esn, &alen);
+			if (k->key_len == 16)
+				IMB_AES128_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
+						   ct, iv, aad, alen, icv[i], 16);
+			else
+				IMB_AES256_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
+						   ct, iv, aad, alen, icv[i], 16);
+			continue;
+		}
+		/* CBC: the IV slot holds a zero block that the job encrypts
+		 * first, with N as the IV: it becomes E_K(N). With ESN the
+		 * ICV covers seq_hi after the ciphertext (RFC 4303 §3.3.2.1),
+		 * put where the ICV goes until the tag is copied there. */
+		memset(esp + ESP_HDR, 0, 16);
+		memcpy(nonce[i], k->nonce, 8);
+		put_be64(nonce[i] + 8, seq);
+		if (esn)
+			put_be32(icv[i], (uint32_t)(seq >> 32));
+		j = IMB_GET_NEXT_JOB(c->mgr);
+		cbc_job(j, k, esp, ESP_HDR, 16 + ct, ESP_HDR + 16 + ct + (esn ? 4 : 0), nonce[i],
+			esn ? tag[i] : icv[i], sa->icv_len, true);
+		j->user_data2 = (void *)(uintptr_t)i;
+		j = IMB_SUBMIT_JOB(c->mgr);
+		while (j != NULL) {
+			uint32_t x = (uint32_t)(uintptr_t)j->user_data2;
+
+			if (j->status != IMB_STATUS_COMPLETED)
+				res[x] = LG_ESP_CRYPTO_FAILED;
+			else if (esn)
+				memcpy(icv[x], tag[x], sa->icv_len);
+			j = IMB_GET_COMPLETED_JOB(c->mgr);
+		}
+	}
+	if (k->is_gcm)
+		return;
+	while ((j = IMB_FLUSH_JOB(c->mgr)) != NULL) {
+		uint32_t x = (uint32_t)(uintptr_t)j->user_data2;
+
+		if (j->status != IMB_STATUS_COMPLETED)
+			res[x] = LG_ESP_CRYPTO_FAILED;
+		else if (esn)
+			memcpy(icv[x], tag[x], sa->icv_len);
+	}
+}
+
+static inline void
+in_done(IMB_JOB *j, struct rte_mbuf *mb[], uint8_t tag[][16], uint8_t icv[][16],
+	uint8_t icv_len)
+{
+	uint32_t x = (uint32_t)(uintptr_t)j->user_data2;
+
+	if (j->status != IMB_STATUS_COMPLETED || !tag_eq(tag[x], icv[x], icv_len))
+		mb[x]->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+}
+
+void
+lg_esp_in(struct lg_esp_ctx *c, const struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
+{
+	const struct lg_esp_keys *k = sa->ek;
+	uint8_t tag[ESP_BURST][16], icv[ESP_BURST][16];
+	bool esn = sa->esn;
+	uint32_t i;
+	IMB_JOB *j;
+
+	RTE_ASSERT(n <= ESP_BURST);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t off = m->l2_len + m->l3_len;
+		uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, off);
+		uint32_t ct = rte_pktmbuf_pkt_len(m) - off - ESP_HDR - sa->iv_len - sa->icv_len;
+		uint8_t *wire_icv = esp + ESP_HDR + sa->iv_len + ct;
+		uint64_t seq;
+
+		m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+		if (sa->rp != NULL) {
+			seq = lg_mbuf_meta(m)->seq;
+		} else {
+			uint32_t s;
+
+			memcpy(&s, esp + 4, 4);
+			seq = rte_be_to_cpu_32(s);
+		}
+		if (k->is_gcm) {
+			uint8_t iv[12], ab[12];
+			uint64_t alen;
+			const uint8_t *aad = gcm_aad(ab, esp, seq, esn, &alen);
+
+			gcm_iv(iv, k, esp + ESP_HDR);
+			if (k->key_len == 16)
+				IMB_AES128_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
+						   ct, iv, aad, alen, tag[i], 16);
+			else
+				IMB_AES256_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
+						   ct, iv, aad, alen, tag[i], 16);
+			if (!tag_eq(tag[i], wire_icv, 16))
+				m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+			continue;
+		}
+		memcpy(icv[i], wire_icv, sa->icv_len);
+		if (esn)
+			put_be32(wire_icv, (uint32_t)(seq >> 32));
+		j = IMB_GET_NEXT_JOB(c->mgr);
+		cbc_job(j, k, esp, ESP_HDR + 16, ct, ESP_HDR + 16 + ct + (esn ? 4 : 0),
+			esp + ESP_HDR, tag[i], sa->icv_len, false);
+		j->user_data2 = (void *)(uintptr_t)i;
+		j = IMB_SUBMIT_JOB(c->mgr);
+		while (j != NULL) {
+			in_done(j, mb, tag, icv, sa->icv_len);
+			j = IMB_GET_COMPLETED_JOB(c->mgr);
+		}
+	}
+	if (k->is_gcm)
+		return;
+	while ((j = IMB_FLUSH_JOB(c->mgr)) != NULL)
+		in_done(j, mb, tag, icv, sa->icv_len);
+}
+
+void
+lg_esp_in_strip(const struct lg_sa *sa, struct rte_mbuf *m)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	uint8_t pad = *rte_pktmbuf_mtod_offset(m, const uint8_t *, len - sa->icv_len - 2);
+
+	rte_pktmbuf_trim(m, (uint16_t)(pad + 2u + sa->icv_len));
+	rte_pktmbuf_adj(m, (uint16_t)(m->l2_len + m->l3_len + ESP_HDR + sa->iv_len));
+}
