@@ -246,6 +246,21 @@ cbc_job(IMB_JOB *j, const struct lg_esp_keys *k, uint8_t *esp, uint32_t coff,
 	j->u.HMAC._hashed_auth_key_xor_opad = k->cbc.opad;
 }
 
+/* RFC 4303 §2.4 default padding, stored 16 bytes at a time. */
+static const uint8_t pad_bytes[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* The frame start, in moves of a known size (a call to memcpy otherwise). */
+static inline void
+hdr_copy(uint8_t *h, const struct lg_sa *sa)
+{
+	switch (sa->hdr_len) {
+	case 14 + 20 + 4: memcpy(h, sa->hdr, 14 + 20 + 4); break;
+	case 14 + 20 + 8 + 4: memcpy(h, sa->hdr, 14 + 20 + 8 + 4); break;
+	case 14 + 40 + 4: memcpy(h, sa->hdr, 14 + 40 + 4); break;
+	default: memcpy(h, sa->hdr, 14 + 40 + 8 + 4); break;
+	}
+}
+
 void
 lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n,
 	   uint8_t res[])
@@ -287,7 +302,7 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 		}
 		t = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)tail);
 		h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(hlen - LG_L2_LEN));
-		memcpy(h, sa->hdr, sa->hdr_len);
+		hdr_copy(h, sa);
 		tot = rte_pktmbuf_pkt_len(m) - LG_L2_LEN;
 		if (sa->af == 4) {
 			struct rte_ipv4_hdr *o4 = (struct rte_ipv4_hdr *)(h + LG_L2_LEN);
@@ -308,25 +323,39 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 		m->l3_len = sa->l3_len;
 		esp = h + sa->hdr_len - 4;
 		put_be32(esp + 4, (uint32_t)seq);
-		for (p = 0; p < pad; p++)
-			t[p] = (uint8_t)(p + 1);
+		if (likely(rte_pktmbuf_tailroom(m) >= 16)) {
+			memcpy(t, pad_bytes, 16);   /* the ICV and slack cover the rest */
+		} else {
+			for (p = 0; p < pad; p++)
+				t[p] = (uint8_t)(p + 1);
+		}
 		t[pad] = (uint8_t)pad;
 		t[pad + 1] = sa->next_proto;
 		icv[i] = t + pad + 2;
 		if (k->is_gcm) {
-			uint8_t iv[12], ab[12];
-			uint64_t alen;
-			const uint8_t *aad;
+			/* IV and AAD built in registers and stored whole: the
+			 * library's wide loads of them then forward from one
+			 * store each instead of stalling on several. */
+			union { uint8_t b[16]; uint64_t q[2]; } iv, ad;
+			uint64_t sbe = rte_cpu_to_be_64(seq), alen = esn ? 12 : 8;
+			uint32_t salt;
 
-			put_be64(esp + ESP_HDR, seq);
-			gcm_iv(iv, k, esp + ESP_HDR);
-			aad = gcm_aad(ab, esp, seq, esn, &alen);
+			memcpy(&salt, k->salt, 4);
+			memcpy(esp + ESP_HDR, &sbe, 8);
+			iv.q[0] = salt | sbe << 32;
+			iv.q[1] = sbe >> 32;
+			if (esn) {
+				ad.q[0] = sa->spi_be | (sbe & 0xffffffffu) << 32;
+				ad.q[1] = sbe >> 32;
+			} else {
+				ad.q[0] = sa->spi_be | (sbe >> 32) << 32;
+			}
 			if (k->key_len == 16)
 				IMB_AES128_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv, aad, alen, icv[i], 16);
+						   ct, iv.b, ad.b, alen, icv[i], 16);
 			else
 				IMB_AES256_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv, aad, alen, icv[i], 16);
+						   ct, iv.b, ad.b, alen, icv[i], 16);
 			continue;
 		}
 		/* CBC: the IV slot holds a zero block that the job encrypts

@@ -72,8 +72,9 @@ enum lg_esp_res { LG_ESP_OK, LG_ESP_NO_ROOM, LG_ESP_SEQ_OVERFLOW, LG_ESP_CRYPTO_
  * Encapsulate and encrypt n frames (Ethernet + inner IP, single segment) on
  * an outbound tunnel SA, in place; res[i] says which succeeded. On success
  * the frame is Ethernet (addresses to fill) + outer IP (+ UDP) + ESP, with
- * l2_len/l3_len set; the outer IPv4 checksum and TOS/DF are the caller's
- * (outer_rules).
+ * l2_len/l3_len set; TOS/DF, the IPv4 checksum and IPv6 NAT-T's UDP
+ * checksum are the caller's (outer_rules in worker.c: measured, doing them
+ * here, right before the cipher reads the packet, is ~10 cycles slower).
  */
 void lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n,
 		uint8_t res[]);

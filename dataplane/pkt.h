@@ -294,6 +294,33 @@ lg_pkt_ttl_dec(struct rte_mbuf *m)
 	return 0;
 }
 
+/*
+ * Store a 20-byte IPv4 header given as little-endian words a (ver_ihl tos
+ * len id frag), b (ttl proto cksum src), c (dst), with its checksum summed
+ * in registers: the header is written once, never re-read. Byte stores
+ * followed by rte_ipv4_cksum's 16-byte loads of the same line stall store
+ * forwarding (about 30 cycles a packet, measured on the outbound path).
+ * The Internet checksum is byte-order independent (RFC 1071 §2(B)).
+ */
+static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "lg_ip4_store takes LE words");
+
+static inline void
+lg_ip4_store(void *ip, uint64_t a, uint64_t b, uint32_t c)
+{
+	uint64_t sum;
+
+	b &= ~(0xffffull << 16);
+	sum = (a & 0xffff) + (a >> 16 & 0xffff) + (a >> 32 & 0xffff) + (a >> 48) +
+	      (b & 0xffff) + (b >> 16 & 0xffff) + (b >> 32 & 0xffff) + (b >> 48) +
+	      (c & 0xffff) + (c >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	b |= (uint64_t)(~sum & 0xffff) << 16;
+	memcpy(ip, &a, 8);
+	memcpy((uint8_t *)ip + 8, &b, 8);
+	memcpy((uint8_t *)ip + 16, &c, 4);
+}
+
 /* Traffic class octet (IPv4 TOS / IPv6 TC): DSCP << 2 | ECN. */
 static inline uint8_t
 lg_pkt_tos(struct rte_mbuf *m)

@@ -286,6 +286,7 @@ def main():
     ap.add_argument("--ab", metavar="BUILD_A,BUILD_B",
                     help="A/B: one cell, alternating between build directories, each"
                     " optionally @MODE (a crypto.mode: build@cpu,build@direct)")
+    ap.add_argument("--runs", type=int, default=5, help="with --ab: runs of each (default 5)")
     ap.add_argument("--cell", default="outbound:aes128gcm:64:1000",
                     help="with --ab: DIR:SUITE:SIZE:FLOWS[:SAS]")
     args = ap.parse_args()
@@ -572,7 +573,7 @@ def report(rows, latch, tsc, args, date=None):
 
 def ab(args):
     """Before/after of one change: the same cell, builds (BUILD[@MODE],
-    MODE a crypto.mode, lookaside by default) alternating, five times each;
+    MODE a crypto.mode, lookaside by default) alternating, --runs times each;
     medians of worker cycles per packet (inbound: the loop, both passes)."""
     global GW
     runs = args.ab.split(",")
@@ -581,7 +582,7 @@ def ab(args):
                 mode="lookaside", dir=dr, suite=suite, size=size)
     d = tempfile.mkdtemp(prefix="lgbench-ab-")
     res = {r: [] for r in runs}
-    for _ in range(5):
+    for _ in range(args.runs):
         for r in runs:
             b, _, mode = r.partition("@")
             GW = os.path.join(b, "latchgate")
