@@ -5,9 +5,9 @@
 /*
  * crypto.mode: direct — tunnel-mode ESP (RFC 4303) of our own, with the
  * worker calling Intel IPsec-MB itself: one AES-GCM call per packet
- * (RFC 4106), or multi-buffer jobs for AES-CBC with HMAC-SHA1-96 /
- * HMAC-SHA256-128 (RFC 3602, 2404, 4868). Why not librte_ipsec and the
- * PMD's cpu-crypto: those cost about 40 cycles a packet in prepare/process
+ * (RFC 4106), or for AES-CBC with HMAC-SHA1-96 / HMAC-SHA256-128 (RFC
+ * 3602, 2404, 4868) a multi-buffer cipher burst and hash burst per SA run.
+ * Why not librte_ipsec and the PMD's cpu-crypto: those cost about 40 cycles a packet in prepare/process
  * and another 15-30 in op and session indirection for work that is the
  * same for every packet of an SA; here the outer header is a template
  * copied whole, and the crypto is one call (BENCHMARKS.md has the
@@ -54,6 +54,7 @@ struct lg_esp_ctx {
 	IMB_MGR *mgr;
 	void *mem;
 	struct gcm_context_data gcm_ctx __rte_aligned(64);
+	IMB_JOB jobs[32];         /* CBC bursts (one SA run at most) */
 };
 
 /* control */
