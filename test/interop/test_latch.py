@@ -25,7 +25,7 @@ CONF = """
 ports:
   - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan_in.pcap,tx_pcap={d}/lan_out.pcap", address: 192.168.1.254, mac: "{lm}" }}
   - {{ name: wan, role: unprotected, device: "net_pcap1,rx_pcap={d}/wan_in.pcap,tx_pcap={d}/wan_out.pcap", address: 172.16.1.5, mac: "{wm}" }}
-crypto: {{ devices: [crypto_aesni_gcm0], mode: lookaside }}
+crypto: {{ devices: [crypto_aesni_gcm0], mode: {mode} }}
 peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}, {{ name: site-c, id: "fqdn:gw-c.example.net" }}]
 sas:
   - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
@@ -53,6 +53,7 @@ sa_in = SecurityAssociation(ESP, spi=0x2000, crypt_algo="AES-GCM", crypt_key=K_I
                             tunnel_header=IP(src="172.16.2.5", dst="172.16.1.5"))
 results = []
 last_stdout = ""
+MODE = "lookaside"      # crypto.mode; the two-worker races run in direct too
 
 
 def check(name, ok, why=""):
@@ -82,7 +83,7 @@ def run(lan, wan, enabled="true", cap=4096, idle="", stop=("--exit-on-idle", "30
     with open(os.path.join(d, "gw.yaml"), "w") as f:
         f.write(CONF.format(d=d, lm=LAN_MAC, ln=LAN_NH, wm=WAN_MAC, wn=WAN_NH, ko=K_OUT.hex(),
                             so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en=enabled, cap=cap,
-                            idle=idle, in_sa=in_sa))
+                            idle=idle, in_sa=in_sa, mode=MODE))
     cmd = [GW, "-l", "0-1", "-n", "1", "--in-memory", "--no-pci", "--file-prefix",
            "lglatch-%d" % os.getpid(), "--log-level", "*:error", "--", "--config",
            os.path.join(d, "gw.yaml"), "--stats-json", os.path.join(d, "s.json")] + list(stop)
@@ -107,7 +108,7 @@ def run2(lan, wan, in_sa="from-b", wan1=None):
         wrpcap(os.path.join(d, "wan_in%d.pcap" % q), wan if q == 0 or wan1 is None else wan1)
     conf = CONF.format(d=d, lm=LAN_MAC, ln=LAN_NH, wm=WAN_MAC, wn=WAN_NH, ko=K_OUT.hex(),
                        so=S_OUT.hex(), ki=K_IN.hex(), si=S_IN.hex(), en="true", cap=4096,
-                       idle="", in_sa=in_sa)
+                       idle="", in_sa=in_sa, mode=MODE)
     for side in ("lan", "wan"):
         conf = conf.replace("rx_pcap={d}/{s}_in.pcap,tx_pcap={d}/{s}_out.pcap".format(d=d, s=side),
                             "rx_pcap={d}/{s}_in0.pcap,rx_pcap={d}/{s}_in1.pcap,"
@@ -136,9 +137,9 @@ def two_workers():
     s, lo, wo, events = run2(lan, [])
     seqs = sorted(f[ESP].seq for f in wo)   # before decrypt() rewrites the packets
     esp = [sa_out.decrypt(f[IP]) for f in wo]
-    check("item 4: two workers racing on the same 100 flows make exactly 100 latches; both"
-          " copies of every packet leave on the winner's SA (scapy decrypts 200, sequence"
-          " numbers 1..200 once each across the two workers)",
+    check("item 4 (%s): two workers racing on the same 100 flows make exactly 100 latches;"
+          " both copies of every packet leave on the winner's SA (scapy decrypts 200, sequence"
+          " numbers 1..200 once each across the two workers)" % MODE,
           s["workers"] == 2 and s["latch"]["created"] == 100 and len(esp) == 200 and
           seqs == list(range(1, 201)) and not drops(s) and not events,
           "workers %d, created %d, out %d, %s" % (s["workers"], s["latch"]["created"], len(esp),
@@ -159,9 +160,9 @@ def two_workers():
                           sa_c.encrypt(inner, seq_num=1 + i + q * n))
     s, lo, wo, events = run2(lan, wan[0], in_sa="from-c", wan1=wan[1])
     flows = {(e["flow"]["a"], e["flow"]["a_port"]) for e in events}
-    check("item 22: two workers each meet the break of the same %d flows (%d conflicting"
+    check("item 22 (%s): two workers each meet the break of the same %d flows (%d conflicting"
           " packets): %d BROKEN transitions, exactly one event per flow (the log shows at most"
-          " 32 a second), nothing forwarded inbound" % (n, 2 * n, n),
+          " 32 a second), nothing forwarded inbound" % (MODE, n, 2 * n, n),
           s["latch"]["breaks"] == n and s["latch"]["events"] == n and
           s["latch"]["events_lost"] == 0 and len(flows) == len(events) and
           s["drops"].get("latch_id_mismatch", 0) + s["drops"].get("latch_broken", 0) >= 2 * n and
@@ -309,7 +310,9 @@ def main():
           s["latch"]["created"] == 0 and not s["latch"]["enabled"] and len(wo) == 20 and
           len(lo) == 20 and not drops(s), "%s %s" % (s["latch"], drops(s)))
 
-    two_workers()
+    global MODE
+    for MODE in ("lookaside", "direct"):
+        two_workers()
 
     failed = results.count(False)
     print("%d passed, %d failed" % (results.count(True), failed))

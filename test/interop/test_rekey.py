@@ -31,7 +31,7 @@ CONF = """
 ports:
   - {{ name: lan, role: protected, device: "net_pcap0,rx_pcap={d}/lan.pcap,tx_pcap={d}/lan_out.pcap,infinite_rx=1", address: 192.168.1.254, mac: "02:00:00:00:01:01" }}
   - {{ name: wan, role: unprotected, device: "net_ring0", address: [172.16.1.5, 172.16.2.5], mac: "02:00:00:00:02:01" }}
-crypto: {{ devices: [crypto_aesni_gcm0], mode: lookaside }}
+crypto: {{ devices: [crypto_aesni_gcm0], mode: direct }}
 peers: [{{ name: site-b, id: "fqdn:gw-b.example.net" }}, {{ name: site-c, id: "fqdn:gw-c.example.net" }}]
 sas:
   - {{ name: to-b, direction: outbound, spi: 0x1000, peer: site-b, local: 172.16.1.5, remote: 172.16.2.5,
