@@ -99,7 +99,7 @@ lg_gw_pset_def(const struct lg_gw *gw, uint32_t pset)
 const char *
 lg_gw_slot_name(const struct lg_gw *gw, uint32_t slot)
 {
-	return slot < LG_SA_SLOTS ? gw->slot_name[slot] : "";
+	return slot < gw->dp->sa_slots ? gw->slot_name[slot] : "";
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -171,17 +171,34 @@ sa_build(struct lg_gw *gw, const struct lg_conf *c, const struct lg_conf_sa *cs,
 	return sa;
 }
 
-/* Rank = position in (priority, file order): the SPD's total order. */
-static uint32_t
-policy_rank(const struct lg_conf *c, uint32_t idx)
+static int
+u64_cmp(const void *a, const void *b)
 {
-	uint32_t i, rank = 0;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	for (i = 0; i < c->npolicies; i++) {
-		if (c->policies[i].priority < c->policies[idx].priority ||
-		    (c->policies[i].priority == c->policies[idx].priority && i < idx))
-			rank++;
+	return (x > y) - (x < y);
+}
+
+/* Rank = position in (priority, file order): the SPD's total order. One
+ * sort for all policies; NULL when out of memory. */
+static uint32_t *
+policy_ranks(const struct lg_conf *c)
+{
+	uint64_t *k = calloc(c->npolicies + 1, sizeof(*k));
+	uint32_t *rank = calloc(c->npolicies + 1, sizeof(*rank));
+	uint32_t i;
+
+	if (k == NULL || rank == NULL) {
+		free(k);
+		free(rank);
+		return NULL;
 	}
+	for (i = 0; i < c->npolicies; i++)
+		k[i] = (uint64_t)c->policies[i].priority << 32 | i;
+	qsort(k, c->npolicies, sizeof(*k), u64_cmp);
+	for (i = 0; i < c->npolicies; i++)
+		rank[(uint32_t)k[i]] = i;
+	free(k);
 	return rank;
 }
 
@@ -226,10 +243,18 @@ static struct lg_spd_entry *
 spd_entries(const struct lg_conf *c, const uint32_t *slot_of,
 	    enum lg_dir dir, uint32_t *n)
 {
-	struct lg_spd_entry *e;
+	struct lg_spd_entry *e = NULL;
+	uint32_t *rank = policy_ranks(c);
+	size_t total = 1;
 	uint32_t i;
 
-	e = calloc((size_t)c->npolicies * LG_RANGES_MAX * LG_RANGES_MAX + 1, sizeof(*e));
+	/* One rule per (sport range x dport range): sized exactly, as 100,000
+	 * policies at the worst case of 64 each would be half a gigabyte. */
+	for (i = 0; i < c->npolicies; i++)
+		total += (size_t)(c->policies[i].nsport ? c->policies[i].nsport : 1) *
+			 (c->policies[i].ndport ? c->policies[i].ndport : 1);
+	if (rank != NULL)
+		e = calloc(total, sizeof(*e));
 	*n = 0;
 	for (i = 0; e != NULL && i < c->npolicies; i++) {
 		const struct lg_conf_policy *p = &c->policies[i];
@@ -237,8 +262,9 @@ spd_entries(const struct lg_conf *c, const uint32_t *slot_of,
 		if (p->dir != dir)
 			continue;
 		*n += expand_policy(&e[*n], p, p->action == LG_ACT_PROTECT ? slot_of[p->sa] : 0,
-				    policy_rank(c, i));
+				    rank[i]);
 	}
+	free(rank);
 	return e;
 }
 
@@ -560,19 +586,22 @@ fixed_changed(const struct lg_conf *a, const struct lg_conf *b)
 		return "control.socket";
 	if (a->memory.mbufs != b->memory.mbufs)
 		return "memory.mbufs";
+	if (a->memory.sas != b->memory.sas)
+		return "memory.sas";
 	return NULL;
 }
 
 struct plan {
 	uint32_t *slot;          /* [nc->nsas] */
 	struct lg_sa **fresh;    /* [nc->nsas]: new versions, NULL = kept */
-	struct lg_sa **view;     /* [LG_SA_SLOTS] */
+	struct lg_sa **view;     /* [gw->dp->sa_slots] */
 	struct lg_spd *spd[2];   /* NULL = unchanged */
 	struct lg_spd_entry *e[2];
 	uint32_t ne[2];
 	struct lg_routes *rt;
 	struct lg_route_entry *re;
 	bool *gone;              /* [old->nsas]: deleted */
+	int32_t *old_of;         /* [nc->nsas]: the same-named SA in old, or -1 */
 	bool shape;              /* some flow may judge differently */
 };
 
@@ -584,7 +613,7 @@ plan_undo(struct lg_gw *gw, struct plan *p, uint32_t nsas)
 	for (i = 0; p->fresh != NULL && i < nsas; i++)
 		lg_sa_free(p->fresh[i]);
 	/* Slots claimed by this change, whether or not their SA was built. */
-	for (i = 0; i < LG_SA_SLOTS; i++) {
+	for (i = 0; i < gw->dp->sa_slots; i++) {
 		if (gw->slot_state[i] == LG_SLOT_CLAIMED) {
 			gw->slot_state[i] = LG_SLOT_FREE;
 			gw->slot_name[i][0] = '\0';
@@ -605,17 +634,21 @@ plan_free(struct plan *p)
 	free(p->fresh);
 	free(p->view);
 	free(p->gone);
+	free(p->old_of);
 }
 
 static int
 slot_alloc(struct lg_gw *gw, const char *name)
 {
-	uint32_t i;
+	uint32_t n = gw->dp->sa_slots, k, i;
 
-	for (i = 0; i < LG_SA_SLOTS; i++) {
+	/* From where the last search stopped: O(1) a slot while loading. */
+	for (k = 0; k < n; k++) {
+		i = (gw->slot_next + k) % n;
 		if (gw->slot_state[i] == LG_SLOT_FREE) {
 			gw->slot_state[i] = LG_SLOT_CLAIMED;
 			snprintf(gw->slot_name[i], LG_NAME_MAX, "%s", name);
+			gw->slot_next = (i + 1) % n;
 			return (int)i;
 		}
 	}
@@ -628,25 +661,32 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 	   struct plan *p, struct lg_change *res, bool initial, char *err, size_t errlen)
 {
 	struct lg_dp *dp = gw->dp;
+	int32_t *new_of;
 	uint32_t i, d;
 
 	p->slot = calloc(nc->nsas + 1, sizeof(*p->slot));
 	p->fresh = calloc(nc->nsas + 1, sizeof(*p->fresh));
-	p->view = calloc(LG_SA_SLOTS, sizeof(*p->view));
+	p->view = calloc(gw->dp->sa_slots, sizeof(*p->view));
 	p->gone = calloc(old->nsas + 1, sizeof(*p->gone));
-	if (p->slot == NULL || p->fresh == NULL || p->view == NULL || p->gone == NULL)
+	p->old_of = lg_config_sa_match(nc, old);
+	new_of = lg_config_sa_match(old, nc);
+	if (p->slot == NULL || p->fresh == NULL || p->view == NULL || p->gone == NULL ||
+	    p->old_of == NULL || new_of == NULL) {
+		free(new_of);
 		return ERR("out of memory");
-	memcpy(p->view, dp->sa, LG_SA_SLOTS * sizeof(*p->view));
+	}
+	memcpy(p->view, dp->sa, gw->dp->sa_slots * sizeof(*p->view));
 	for (i = 0; i < old->nsas; i++) {
-		p->gone[i] = lg_config_sa_find(nc, old->sas[i].name) < 0;
+		p->gone[i] = new_of[i] < 0;
 		if (p->gone[i]) {
 			p->view[gw->sa_slot[i]] = NULL;
 			res->sas_deleted++;
 		}
 	}
+	free(new_of);
 	for (i = 0; i < nc->nsas; i++) {
 		const struct lg_conf_sa *cs = &nc->sas[i];
-		int o = lg_config_sa_find(old, cs->name), s;
+		int o = p->old_of[i], s;
 		uint32_t ident, pset;
 		struct lg_sa *cur = o >= 0 ? dp->sa[gw->sa_slot[o]] : NULL, *was;
 
@@ -673,7 +713,8 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 		s = o >= 0 ? (int)gw->sa_slot[o] : slot_alloc(gw, cs->name);
 		if (s < 0)
 			return ERR("SA '%s': all %u SA slots are in use (deleted SAs free theirs"
-				   " after a grace period)", cs->name, LG_SA_SLOTS);
+				   " after a grace period; memory.sas sets how many)", cs->name,
+				   gw->dp->sa_slots);
 		p->slot[i] = (uint32_t)s;
 		ident = ident_id(gw, nc->peers[cs->peer].id);
 		pset = pset_id(gw, cs);
@@ -798,7 +839,7 @@ publish(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
 			lg_sad_add(dp->sad, cs->spi, p->fresh[i]);
 		if (cur == NULL)
 			continue;
-		o = lg_config_sa_find(old, cs->name);
+		o = p->old_of[i];
 		/* The overlap is for rekeys: an SA of another identity or other
 		 * parameters does not keep the old one's SPI alive. */
 		if (cs->dir == LG_DIR_INBOUND && old->sas[o].spi != cs->spi && overlap > 0 &&
@@ -873,9 +914,9 @@ apply(struct lg_gw *gw, const struct lg_conf *old, struct lg_conf *nc, bool init
 	struct view v;
 	int rc;
 
-	if (nc->nsas > LG_SA_SLOTS)
-		return ERR("%s: %u SAs, at most %u are supported", nc->file, nc->nsas,
-			   LG_SA_SLOTS);
+	if (nc->nsas > gw->dp->sa_slots)
+		return ERR("%s: %u SAs, more than the %u SA slots (memory.sas)", nc->file,
+			   nc->nsas, gw->dp->sa_slots);
 	memset(res, 0, sizeof(*res));
 	res->id = ++gw->nchanges;
 	rc = plan_build(gw, old, nc, &p, res, initial, err, errlen);
@@ -922,8 +963,8 @@ lg_gw_apply_init(struct lg_gw *gw, char *err, size_t errlen)
 	static const struct lg_conf empty;
 	struct lg_change res;
 
-	gw->slot_name = calloc(LG_SA_SLOTS, sizeof(*gw->slot_name));
-	gw->slot_state = calloc(LG_SA_SLOTS, sizeof(*gw->slot_state));
+	gw->slot_name = calloc(gw->dp->sa_slots, sizeof(*gw->slot_name));
+	gw->slot_state = calloc(gw->dp->sa_slots, sizeof(*gw->slot_state));
 	gw->ident = calloc(LG_INTERN_MAX, sizeof(*gw->ident));
 	gw->pset = calloc(LG_INTERN_MAX, sizeof(*gw->pset));
 	if (gw->slot_name == NULL || gw->slot_state == NULL || gw->ident == NULL ||

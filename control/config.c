@@ -42,7 +42,7 @@
 
 #define FIELDS_MAX 16            /* keys in the largest mapping (SA) */
 #define PORTS_MAX 8
-#define LOAD_MAX (16u << 20)     /* a config file larger than this is a mistake */
+#define LOAD_MAX (64u << 20)     /* a config file larger than this is a mistake (100,000 SAs and policies take ~32 MiB) */
 #define DEFAULT_CRYPTO_DEV "crypto_aesni_gcm0"
 #define DEFAULT_SOCKET "/run/latchgate/control.sock"
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
@@ -121,12 +121,30 @@ static const struct { const char *name; uint8_t num; } proto_names[] = {
 };
 
 /* Parse context: one per lg_config_parse() call. */
+/*
+ * Parse-time indexes over the finished items of a file, so that checking a
+ * list of n items (names, SPIs, equal-priority overlaps) is O(n) rather
+ * than O(n^2): 100,000 SAs and policies load in seconds. Open addressing;
+ * a slot holds key + 1 (0 = empty) and an item index. Requests (one item
+ * against a loaded config) have none and scan.
+ */
+struct idx {
+	uint64_t *key;
+	uint32_t *val;
+	uint32_t mask;
+};
+
 struct pc {
 	const char *file;
 	char *err;
 	size_t errlen;
 	yaml_document_t *doc;
 	struct lg_conf *conf;    /* items [0, n) of each list are complete */
+	bool indexed;            /* the indexes below are in use */
+	struct idx sa_name, sa_spi, pol_name;
+	uint32_t *pri_head;      /* [2][65536]: (dir, priority) -> policy + 1 */
+	uint32_t *pri_next;      /* [npolicies]: the next one of its chain, + 1 */
+	uint32_t *sa_first;      /* [nsas]: first PROTECT policy naming it, + 1 */
 };
 
 struct field {
@@ -149,6 +167,11 @@ struct table {
 	size_t at_off;
 	const void *defaults;
 };
+
+/* Before a file's list of n items of table t is parsed. */
+static bool pc_index_init(struct pc *pc, const struct table *t, size_t n);
+/* After item i of table t is complete. */
+static void pc_index_add(struct pc *pc, const struct table *t, const void *obj, uint32_t i);
 
 #define TABLE(a) .fields = (a), .nfields = ARRAY_SIZE(a)
 
@@ -635,6 +658,8 @@ static int items_parse(struct pc *pc, const struct field *f, const yaml_node_t *
 {
 	struct pair seen[FIELDS_MAX];
 
+	if (pc->indexed && !pc_index_init(pc, t, count(v)))
+		return oom(pc);
 	for (size_t i = 0; i < count(v); i++) {
 		const yaml_node_t *m = item(pc, v, i);
 		char *obj = (char *)arr + i * t->size;
@@ -649,6 +674,8 @@ static int items_parse(struct pc *pc, const struct field *f, const yaml_node_t *
 			explicit_bzero(obj, t->size);
 			return -1;
 		}
+		if (pc->indexed)
+			pc_index_add(pc, t, obj, (uint32_t)i);
 	}
 	*n = (uint32_t)count(v);
 	return 0;
@@ -667,6 +694,110 @@ static int find(const void *base, uint32_t n, size_t size, const char *s)
 		if (strcmp((const char *)base + i * size, s) == 0)
 			return (int)i;
 	return -1;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;     /* FNV-1a */
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
+	return h;
+}
+
+static bool idx_init(struct idx *x, size_t n)
+{
+	uint32_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	x->key = calloc(cap, sizeof(*x->key));
+	x->val = calloc(cap, sizeof(*x->val));
+	x->mask = cap - 1;
+	return x->key != NULL && x->val != NULL;
+}
+
+static void idx_free(struct idx *x)
+{
+	free(x->key);
+	free(x->val);
+	memset(x, 0, sizeof(*x));
+}
+
+static void idx_add(struct idx *x, uint64_t key, uint32_t val)
+{
+	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
+
+	while (x->key[i] != 0)
+		i = (i + 1) & x->mask;
+	x->key[i] = key + 1;
+	x->val[i] = val;
+}
+
+/* The item of name s in base[] (each item size bytes, name first), or -1. */
+static int idx_name(const struct idx *x, const void *base, size_t size, const char *s)
+{
+	uint64_t key = name_hash(s);
+	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
+
+	for (; x->key[i] != 0; i = (i + 1) & x->mask)
+		if (x->key[i] == key + 1 &&
+		    strcmp((const char *)base + (size_t)x->val[i] * size, s) == 0)
+			return (int)x->val[i];
+	return -1;
+}
+
+static int idx_exact(const struct idx *x, uint64_t key)
+{
+	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
+
+	for (; x->key[i] != 0; i = (i + 1) & x->mask)
+		if (x->key[i] == key + 1)
+			return (int)x->val[i];
+	return -1;
+}
+
+static uint64_t spi_key(enum lg_dir dir, uint32_t spi)
+{
+	return (uint64_t)dir << 32 | spi;
+}
+
+static void pc_index_free(struct pc *pc)
+{
+	idx_free(&pc->sa_name);
+	idx_free(&pc->sa_spi);
+	idx_free(&pc->pol_name);
+	free(pc->pri_head);
+	free(pc->pri_next);
+	free(pc->sa_first);
+	pc->pri_head = pc->pri_next = pc->sa_first = NULL;
+	pc->indexed = false;
+}
+
+static int sa_find(const struct pc *pc, const char *s)
+{
+	return pc->indexed && pc->sa_name.mask != 0 ?
+	       idx_name(&pc->sa_name, pc->conf->sas, sizeof(*pc->conf->sas), s) :
+	       lg_config_sa_find(pc->conf, s);
+}
+
+int32_t *lg_config_sa_match(const struct lg_conf *a, const struct lg_conf *b)
+{
+	int32_t *m = calloc(a->nsas + 1, sizeof(*m));
+	struct idx x = { 0 };
+	uint32_t i;
+
+	if (m == NULL || !idx_init(&x, b->nsas)) {
+		free(m);
+		idx_free(&x);
+		return NULL;
+	}
+	for (i = 0; i < b->nsas; i++)
+		idx_add(&x, name_hash(b->sas[i].name), i);
+	for (i = 0; i < a->nsas; i++)
+		m[i] = idx_name(&x, b->sas, sizeof(*b->sas), a->sas[i].name);
+	idx_free(&x);
+	return m;
 }
 
 int lg_config_port_find(const struct lg_conf *conf, const char *s)
@@ -1118,7 +1249,7 @@ static int sa_name(struct pc *pc, const struct field *f, const yaml_node_t *v, v
 
 	if (name(pc, f, v, sa->name) != 0)
 		return -1;
-	i = lg_config_sa_find(pc->conf, sa->name);
+	i = sa_find(pc, sa->name);
 	return i < 0 ? 0 : twice(pc, f, v, sa->name, pc->conf->sas[i].at);
 }
 
@@ -1147,12 +1278,20 @@ static int sa_spi(struct pc *pc, const struct field *f, const yaml_node_t *v, vo
 		return -1;
 	if (sa->spi < 256)
 		return expect(pc, v, f);
-	for (uint32_t i = 0; i < c->nsas; i++)
+	for (uint32_t i = 0; i < c->nsas; i++) {
+		if (pc->indexed && pc->sa_spi.mask != 0) {
+			int k = idx_exact(&pc->sa_spi, spi_key(sa->dir, sa->spi));
+
+			if (k < 0)
+				break;
+			i = (uint32_t)k;
+		}
 		if (c->sas[i].dir == sa->dir && c->sas[i].spi == sa->spi)
 			return fail(pc, v, f->key,
 				    "duplicate %s SPI 0x%x (first in SA '%s' at line %u)",
 				    lg_dir_name(sa->dir), sa->spi, c->sas[i].name,
 				    c->sas[i].at.line);
+	}
 	return 0;
 }
 
@@ -1350,7 +1489,9 @@ static int policy_name(struct pc *pc, const struct field *f, const yaml_node_t *
 
 	if (name(pc, f, v, p->name) != 0)
 		return -1;
-	i = policy_find(pc->conf, p->name);
+	i = pc->indexed && pc->pol_name.mask != 0 ?
+	    idx_name(&pc->pol_name, pc->conf->policies, sizeof(*pc->conf->policies), p->name) :
+	    policy_find(pc->conf, p->name);
 	return i < 0 ? 0 : twice(pc, f, v, p->name, pc->conf->policies[i].at);
 }
 
@@ -1536,7 +1677,7 @@ static int policy_sa(struct pc *pc, const struct field *f, const yaml_node_t *v,
 		return fail(pc, v, f->key, "not allowed with action %s", lg_action_name(p->action));
 	if (s == NULL)
 		return expect(pc, v, f);
-	i = lg_config_sa_find(pc->conf, s);
+	i = sa_find(pc, s);
 	if (i < 0)
 		return fail(pc, v, f->key, "unknown SA '%s'", s);
 	if (pc->conf->sas[i].dir != p->dir)
@@ -1586,8 +1727,14 @@ static int policy_family(struct pc *pc, const struct lg_conf_policy *p, const ya
 	if (sa->mode == LG_SA_TRANSPORT)
 		return policy_transport(pc, p, sa, v);
 	for (uint32_t i = 0; i < c->npolicies; i++) {
-		const struct lg_conf_policy *q = &c->policies[i];
+		const struct lg_conf_policy *q;
 
+		if (pc->indexed && pc->sa_first != NULL) {
+			if (pc->sa_first[p->sa] == 0)
+				break;
+			i = pc->sa_first[p->sa] - 1;
+		}
+		q = &c->policies[i];
 		if (q->action != LG_ACT_PROTECT || q->sa != p->sa)
 			continue;
 		if (q->af == p->af)
@@ -1647,10 +1794,16 @@ static bool policies_overlap(const struct lg_conf_policy *a, const struct lg_con
 static int policy_order(struct pc *pc, const struct lg_conf_policy *p, const yaml_node_t *v)
 {
 	const struct lg_conf *c = pc->conf;
+	uint32_t chain = pc->indexed && pc->pri_head != NULL ?
+			 pc->pri_head[p->dir * 65536u + p->priority] : 0;
 
-	for (uint32_t i = 0; i < c->npolicies; i++) {
+	/* Indexed: only the chain of equal (direction, priority). */
+	for (uint32_t i = chain ? chain - 1 : 0; i < c->npolicies;
+	     i = chain ? (pc->pri_next[i] ? pc->pri_next[i] - 1 : UINT32_MAX) : i + 1) {
 		const struct lg_conf_policy *q = &c->policies[i];
 
+		if (pc->indexed && pc->pri_head != NULL && chain == 0)
+			break;
 		if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q))
 			return fail(pc, v, "priority", "policy '%s' overlaps policy '%s' (line %u)"
 				    " at equal priority %u; the SPD must have a deterministic order"
@@ -1860,8 +2013,18 @@ static int memory_mbufs(struct pc *pc, const struct field *f, const yaml_node_t 
 	return m->mbufs < 4096 ? expect(pc, v, f) : 0;
 }
 
+static int memory_sas(struct pc *pc, const struct field *f, const yaml_node_t *v, void *obj)
+{
+	struct lg_conf_memory *m = obj;
+
+	if (integer(pc, f, v, 1048576, &m->sas) != 0)
+		return -1;
+	return m->sas < 16 ? expect(pc, v, f) : 0;
+}
+
 static const struct field memory_fields[] = {
 	{ "mbufs", memory_mbufs, false, "a number of packet buffers 4096..16777216" },
+	{ "sas", memory_sas, false, "a number of SA slots 16..1048576" },
 };
 static const struct table memory_table = { TABLE(memory_fields) };
 
@@ -2071,6 +2234,7 @@ static struct lg_conf *create(struct pc *pc)
 	strcpy(c->crypto.devices[0], DEFAULT_CRYPTO_DEV);
 	c->crypto.ndevices = 1;
 	c->crypto.mode = LG_CRYPTO_LOOKASIDE;
+	c->memory.sas = LG_SA_SLOTS_DEFAULT;
 	strcpy(c->control.socket, DEFAULT_SOCKET);
 	c->control.rekey_overlap_s = 5;
 	c->latch.enabled = true;
@@ -2083,12 +2247,46 @@ static struct lg_conf *create(struct pc *pc)
 	return c;
 }
 
+/* ---- parse-time indexes (struct idx) ---------------------------------- */
+
+static bool pc_index_init(struct pc *pc, const struct table *t, size_t n)
+{
+	if (t == &sa_table)
+		return idx_init(&pc->sa_name, n) && idx_init(&pc->sa_spi, n) &&
+		       (pc->sa_first = calloc(n + 1, sizeof(*pc->sa_first))) != NULL;
+	if (t == &policy_table)
+		return idx_init(&pc->pol_name, n) &&
+		       (pc->pri_head = calloc(2 * 65536, sizeof(*pc->pri_head))) != NULL &&
+		       (pc->pri_next = calloc(n + 1, sizeof(*pc->pri_next))) != NULL;
+	return true;
+}
+
+static void pc_index_add(struct pc *pc, const struct table *t, const void *obj, uint32_t i)
+{
+	if (t == &sa_table) {
+		const struct lg_conf_sa *sa = obj;
+
+		idx_add(&pc->sa_name, name_hash(sa->name), i);
+		idx_add(&pc->sa_spi, spi_key(sa->dir, sa->spi), i);
+	} else if (t == &policy_table) {
+		const struct lg_conf_policy *p = obj;
+		uint32_t *h = &pc->pri_head[p->dir * 65536u + p->priority];
+
+		idx_add(&pc->pol_name, name_hash(p->name), i);
+		pc->pri_next[i] = *h;
+		*h = i + 1;
+		if (p->action == LG_ACT_PROTECT && pc->sa_first[p->sa] == 0)
+			pc->sa_first[p->sa] = i + 1;
+	}
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 struct lg_conf *lg_config_parse(const char *text, size_t len, const char *file,
 				char *err, size_t errlen)
 {
-	struct pc pc = { .file = file != NULL ? file : "(config)", .err = err, .errlen = errlen };
+	struct pc pc = { .file = file != NULL ? file : "(config)", .err = err, .errlen = errlen,
+			 .indexed = true };
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	int rc = -1;
@@ -2115,6 +2313,7 @@ struct lg_conf *lg_config_parse(const char *text, size_t len, const char *file,
 		doc_wipe(&doc);
 	}
 	parser_wipe(&parser);
+	pc_index_free(&pc);
 	if (rc != 0) {
 		lg_config_free(pc.conf);
 		return NULL;

@@ -172,11 +172,15 @@ struct lg_conf_control {
 	uint32_t rekey_overlap_s;
 };
 
-/* "memory: { mbufs }": the packet buffer pool. 0 = sized from the ports,
- * workers and queues. A net_pcap port with infinite_rx=1 keeps its whole
- * capture in the pool: a capture of many packets needs more. */
+/* "memory: { mbufs, sas }": the packet buffer pool (0 = sized from the
+ * ports, workers and queues; a net_pcap port with infinite_rx=1 keeps its
+ * whole capture in the pool: a capture of many packets needs more), and
+ * the SA table's slots (SAs at once, old versions in their grace period
+ * included). */
+#define LG_SA_SLOTS_DEFAULT 4096
 struct lg_conf_memory {
 	uint32_t mbufs;             /* 0 or 4096..16777216 */
+	uint32_t sas;               /* 16..1048576, default LG_SA_SLOTS_DEFAULT */
 };
 
 struct lg_conf {
@@ -229,6 +233,10 @@ void lg_config_free(struct lg_conf *conf);
 /* Lookups by name; return index or -1. */
 int lg_config_port_find(const struct lg_conf *conf, const char *name);
 int lg_config_sa_find(const struct lg_conf *conf, const char *name);
+/* For each SA of a, the index of the SA of the same name in b, or -1: one
+ * pass over each (the linear lg_config_sa_find per SA would be O(n^2) for
+ * the 100,000-SA configs). NULL when out of memory; free() it. */
+int32_t *lg_config_sa_match(const struct lg_conf *a, const struct lg_conf *b);
 
 /* Formatting helpers shared by printers (never print keys). */
 const char *lg_cipher_name(enum lg_cipher c);   /* "aes-128-cbc", "null", ... */

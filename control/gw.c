@@ -43,7 +43,7 @@ setup_crypto(struct lg_gw *gw, char *err, size_t errlen)
 	for (i = 0; i < gw->nworkers; i++)
 		nqp[i % gw->ncdev]++;
 	gw->sess_pool = lg_crypto_sess_pool_create(gw->cdev, gw->ncdev,
-						   LG_SA_SLOTS, rte_socket_id());
+						   gw->dp->sa_slots, rte_socket_id());
 	if (gw->sess_pool == NULL)
 		return ERR("crypto session pool: %s", rte_strerror(rte_errno));
 	for (i = 0; i < gw->ncdev; i++) {
@@ -137,7 +137,7 @@ setup_workers(struct lg_gw *gw, char *err, size_t errlen)
 		if (w->st == NULL)
 			return ERR("out of memory for counters");
 		w->st->sa = rte_zmalloc_socket("lg_sa_stats",
-					       LG_SA_SLOTS * sizeof(w->st->sa[0]),
+					       gw->dp->sa_slots * sizeof(w->st->sa[0]),
 					       RTE_CACHE_LINE_SIZE, socket);
 		if (w->st->sa == NULL)
 			return ERR("out of memory for SA counters");
@@ -184,11 +184,11 @@ lg_gw_setup(struct lg_gw *gw, struct lg_conf *conf, char *err, size_t errlen)
 	gw->dp = rte_zmalloc("lg_dp", sizeof(*gw->dp), RTE_CACHE_LINE_SIZE);
 	if (gw->dp == NULL)
 		return ERR("out of memory");
-	gw->dp->sa_slots = LG_SA_SLOTS;
-	gw->dp->sa = rte_zmalloc("lg_sa_table", LG_SA_SLOTS * sizeof(gw->dp->sa[0]),
+	gw->dp->sa_slots = gw->conf->memory.sas;
+	gw->dp->sa = rte_zmalloc("lg_sa_table", gw->dp->sa_slots * sizeof(gw->dp->sa[0]),
 				 RTE_CACHE_LINE_SIZE);
 	/* Twice the SAs: every inbound SA may be in a rekey overlap. */
-	gw->sad_capacity = 2 * LG_SA_SLOTS;
+	gw->sad_capacity = 2 * gw->dp->sa_slots;
 	gw->dp->sad = lg_sad_create("lg_sad", gw->sad_capacity, (int)rte_socket_id());
 	if (gw->dp->sa == NULL || gw->dp->sad == NULL)
 		return ERR("out of memory for the SA table");

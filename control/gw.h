@@ -18,7 +18,6 @@
 #include "worker.h"
 
 #define LG_INTERN_MAX 65536     /* distinct identities / parameter sets */
-#define LG_SA_SLOTS 4096
 #define LG_CRYPTO_QDEPTH 2048
 
 /*
@@ -84,8 +83,9 @@ struct lg_gw {
 	uint64_t events;                   /* events delivered */
 	/* [C] runtime changes (apply.c) */
 	uint32_t *sa_slot;                 /* [conf->nsas]: slot of each SA */
-	char (*slot_name)[LG_NAME_MAX];    /* [LG_SA_SLOTS], "" = free */
-	uint8_t *slot_state;               /* [LG_SA_SLOTS]: enum lg_slot_state */
+	char (*slot_name)[LG_NAME_MAX];    /* [dp->sa_slots], "" = free */
+	uint8_t *slot_state;               /* [dp->sa_slots]: enum lg_slot_state */
+	uint32_t slot_next;                /* where slot_alloc looks first */
 	char (*ident)[LG_ID_MAX];          /* ident id - 1 -> identity */
 	uint32_t nident;
 	struct lg_pset_def *pset;          /* pset id - 1 -> parameters */

@@ -244,7 +244,10 @@ control_loop(struct lg_gw *gw, struct lg_ctl *ctl, const struct opts *o)
 			lg_stats_collect(gw, &now);
 			lg_stats_print(gw, stdout, &now, &prev);
 			fflush(stdout);
-			prev = now;
+			struct lg_totals tmp = prev;
+
+			prev = now;      /* swapped: each keeps its own SA array */
+			now = tmp;
 			next_stats += (uint64_t)(o->stats_period * (double)hz);
 		}
 		if (o->duration > 0 && t - t0 >= (uint64_t)(o->duration * (double)hz))

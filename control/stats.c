@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <time.h>
 #include <string.h>
 
@@ -19,9 +20,15 @@ rd(const uint64_t *p)
 void
 lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 {
+	struct lg_sa_ctr *sa = t->sa;
 	uint32_t i, j;
 
 	memset(t, 0, sizeof(*t));
+	if (sa == NULL)
+		sa = calloc(gw->dp->sa_slots, sizeof(*sa));
+	else
+		memset(sa, 0, gw->dp->sa_slots * sizeof(*sa));
+	t->sa = sa;
 	t->t = (double)(rte_rdtsc() - gw->start_tsc) / (double)rte_get_tsc_hz();
 	for (i = 0; i < gw->nworkers; i++) {
 		const struct lg_lcore_stats *s = gw->workers[i].st;
@@ -36,9 +43,9 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 			t->port[j].tx_dropped += rd(&s->port[j].tx_dropped);
 		}
 		/* By slot: counters follow an SA's name across rekeys. */
-		for (j = 0; j < LG_SA_SLOTS; j++) {
-			t->sa[j].pkts += rd(&s->sa[j].pkts);
-			t->sa[j].bytes += rd(&s->sa[j].bytes);
+		for (j = 0; sa != NULL && j < gw->dp->sa_slots; j++) {
+			sa[j].pkts += rd(&s->sa[j].pkts);
+			sa[j].bytes += rd(&s->sa[j].bytes);
 		}
 		t->polls += rd(&s->polls);
 		t->busy_polls += rd(&s->busy_polls);
@@ -51,6 +58,15 @@ lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t)
 	/* the control thread's own: breaks by changes, events it lost */
 	t->latch_breaks += gw->change_broken;
 	t->event_overflow += gw->event_overflow;
+}
+
+/* SA i of the config's counters (zero if the array could not be had). */
+static const struct lg_sa_ctr *
+sa_ctr(const struct lg_totals *t, const struct lg_gw *gw, uint32_t i)
+{
+	static const struct lg_sa_ctr none;
+
+	return t->sa != NULL ? &t->sa[gw->sa_slot[i]] : &none;
 }
 
 static double
@@ -87,11 +103,11 @@ lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,
 
 		fprintf(f, "  SA   %-8s %-8s spi 0x%08x %-11s packets: %-12" PRIu64
 			" bytes: %-14" PRIu64, s->name, lg_dir_name(s->dir), s->spi,
-			lg_suite_format(s, suite, sizeof(suite)), t->sa[gw->sa_slot[i]].pkts,
-			t->sa[gw->sa_slot[i]].bytes);
+			lg_suite_format(s, suite, sizeof(suite)), sa_ctr(t, gw, i)->pkts,
+			sa_ctr(t, gw, i)->bytes);
 		if (prev)
-			fprintf(f, " pps: %.0f", rate(t->sa[gw->sa_slot[i]].pkts,
-						      prev->sa[gw->sa_slot[i]].pkts, dt));
+			fprintf(f, " pps: %.0f", rate(sa_ctr(t, gw, i)->pkts,
+						      sa_ctr(prev, gw, i)->pkts, dt));
 		fputc('\n', f);
 	}
 	if (gw->dp->latch != NULL)
@@ -164,7 +180,7 @@ lg_stats_json(const struct lg_gw *gw, FILE *f, const struct lg_totals *t)
 			s->mode == LG_SA_TRANSPORT ? "transport" : "tunnel",
 			lg_suite_format(s, suite, sizeof(suite)), s->esn ? "true" : "false",
 			sa == NULL ? "none" : sa->ek != NULL ? "direct" : sa->cpu ? "cpu" : "lookaside",
-			t->sa[gw->sa_slot[i]].pkts, t->sa[gw->sa_slot[i]].bytes);
+			sa_ctr(t, gw, i)->pkts, sa_ctr(t, gw, i)->bytes);
 	}
 	fprintf(f, "],\"drops\":{");
 	for (i = 0; i < LG_DROP_MAX; i++)

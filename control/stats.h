@@ -19,10 +19,12 @@ struct lg_totals {
 	uint64_t drops[LG_DROP_MAX];
 	uint64_t polls, busy_polls, busy_tsc;
 	uint64_t latch_created, latch_breaks, latch_closed, event_overflow;
-	struct lg_sa_ctr sa[LG_SA_SLOTS];
+	struct lg_sa_ctr *sa;                  /* [dp->sa_slots], allocated by the
+						* first collect; NULL if that failed */
 };
 
-/* control */
+/* control. t keeps its SA array across calls: reuse one (static) lg_totals
+ * per purpose, and swap two rather than copy them. */
 void lg_stats_collect(const struct lg_gw *gw, struct lg_totals *t);
 /* Text; rates against prev when given. */
 void lg_stats_print(const struct lg_gw *gw, FILE *f, const struct lg_totals *t,

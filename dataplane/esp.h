@@ -33,6 +33,12 @@ struct lg_sa_prm;
 /* An SA's keys in the form Intel IPsec-MB runs them. Read-only once built;
  * zeroed when freed. */
 struct lg_esp_keys {
+	/* first: read before the keys, so in the line prefetched first */
+	uint8_t key_len;          /* 16 or 32 */
+	uint8_t is_gcm;           /* else CBC + HMAC */
+	uint8_t hash;             /* IMB_HASH_ALG for CBC */
+	uint8_t salt[4];          /* GCM */
+	uint8_t nonce[8];         /* CBC IV derivation, random per SA */
 	union {
 		struct gcm_key_data gcm;
 		struct {
@@ -41,12 +47,7 @@ struct lg_esp_keys {
 			uint8_t ipad[32] __rte_aligned(16);  /* HMAC state after the */
 			uint8_t opad[32] __rte_aligned(16);  /* key xor ipad / opad  */
 		} cbc;
-	};
-	uint8_t salt[4];          /* GCM */
-	uint8_t nonce[8];         /* CBC IV derivation, random per SA */
-	uint8_t key_len;          /* 16 or 32 */
-	uint8_t is_gcm;           /* else CBC + HMAC */
-	uint8_t hash;             /* IMB_HASH_ALG for CBC */
+	} __rte_aligned(64);
 } __rte_cache_aligned;
 
 /* Per worker: an IPsec-MB manager and GCM scratch, on its socket. */

@@ -4,9 +4,10 @@
 
 /*
  * A Security Association: an rte_ipsec_sa plus one crypto session per crypto
- * device. Everything the packet loop reads is the rte_ipsec_session of the
- * worker's device (one cache line each) and the hot fields after it; names,
- * identities and config origin are cold.
+ * device, or (crypto.mode direct) keys for esp.c. Everything the packet loop
+ * reads is the hot fields first and, for librte_ipsec, the rte_ipsec_session
+ * of the worker's device (one cache line each); names, identities and
+ * config origin are cold.
  *
  * Lifetime: created by the control thread, published in the SA table, then
  * immutable apart from the sequence/replay state (librte_ipsec's counter,
@@ -71,9 +72,8 @@ struct lg_sa_prm {
 };
 
 struct lg_sa {
-	/* [I] hot: the worker's session, indexed by its crypto device index */
-	struct rte_ipsec_session ss[LG_CRYPTO_DEV_MAX];
-	/* [I] hot */
+	/* [I] hot, first: with crypto.mode direct these two lines and sqn's
+	 * are all a packet reads of its SA (100,000 SAs do not stay cached) */
 	struct lg_replay *rp;      /* inbound with anti-replay on, else NULL */
 	uint32_t ident, pset;      /* what flows on it latch to */
 	uint32_t slot;
@@ -96,6 +96,9 @@ struct lg_sa {
 	uint8_t hdr_len, l3_len;
 	uint32_t spi_be;
 	uint8_t hdr[14 + 40 + 8 + 4];
+	/* [I] hot for librte_ipsec: the worker's session, indexed by its
+	 * crypto device index */
+	struct rte_ipsec_session ss[LG_CRYPTO_DEV_MAX];
 	/* [I] cold: what events name and what free releases (the rest of the
 	 * SA's description lives in the control thread's config) */
 	uint32_t spi;

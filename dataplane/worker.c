@@ -651,18 +651,48 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 	drop_n(w, mb + e, k - e, LG_DROP_CRYPTO_QUEUE_FULL);
 }
 
+/* What esp.c reads of a direct SA beyond its first lines (keys, sequence
+ * counter) and the SA's counters. With many SAs every run's are cold, so
+ * sa_runs fetches them a few runs ahead (all of a burst's at once would be
+ * 32 KB: more than L1 holds). */
+static inline void
+sa_prefetch(const struct lg_worker *w, const struct lg_sa *sa)
+{
+	uint32_t l;
+
+	if (sa->ek == NULL)
+		return;
+	/* GCM's whole key schedule (1 KB: the VAES code reads hash key
+	 * powers from its far end), else CBC's round keys and pads. */
+	for (l = 0; l < sizeof(*sa->ek) / RTE_CACHE_LINE_SIZE; l++)
+		rte_prefetch0((const char *)sa->ek + l * RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(&sa->sqn);
+	rte_prefetch0(&w->st->sa[sa->slot]);
+}
+
+#define SA_AHEAD 6   /* runs */
+
 /* Hand consecutive packets of one SA to esp_fn as one run (keeps order). */
 static void
 sa_runs(struct lg_worker *w, struct lg_sa *sas[], struct rte_mbuf *mb[], uint32_t n,
 	void (*esp_fn)(struct lg_worker *, struct lg_sa *, struct rte_mbuf **, uint32_t))
 {
-	uint32_t i, start = 0;
+	uint8_t start[LG_BURST + 1];
+	uint32_t i, r, nr = 0;
 
-	for (i = 1; i <= n; i++) {
-		if (i == n || sas[i] != sas[start]) {
-			esp_fn(w, sas[start], mb + start, i - start);
-			start = i;
-		}
+	for (i = 0; i < n; i++) {
+		if (i == 0 || sas[i] != sas[i - 1])
+			start[nr++] = (uint8_t)i;
+	}
+	start[nr] = (uint8_t)n;
+	if (nr > 1) {
+		for (r = 0; r < nr && r < SA_AHEAD; r++)
+			sa_prefetch(w, sas[start[r]]);
+	}
+	for (r = 0; r < nr; r++) {
+		if (nr > 1 && r + SA_AHEAD < nr)
+			sa_prefetch(w, sas[start[r + SA_AHEAD]]);
+		esp_fn(w, sas[start[r]], mb + start[r], start[r + 1] - start[r]);
 	}
 }
 
@@ -703,6 +733,10 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 				drop(w, m, LG_DROP_SA_MISSING);
 				continue;
 			}
+			/* The latch stage reads it next: with many SAs each
+			 * packet's may be cold, so start every miss now. */
+			rte_prefetch0(sa);
+			rte_prefetch0((const char *)sa + RTE_CACHE_LINE_SIZE);
 			/* RFC 4303 §3.1.1: transport mode carries whole datagrams. */
 			if (unlikely((m->packet_type & RTE_PTYPE_L4_FRAG) &&
 				     sa->mode == LG_SA_M_TRANSPORT)) {
@@ -1102,6 +1136,13 @@ sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32
 	enum lg_drop why;
 
 	for (i = 0; i < ne; i++) {
+		if ((hit >> i) & 1) {
+			rte_prefetch0(found[i]);
+			rte_prefetch0((const char *)found[i] + RTE_CACHE_LINE_SIZE);
+		}
+	}
+
+	for (i = 0; i < ne; i++) {
 		struct lg_sa *sa = (hit >> i) & 1 ? found[i] : NULL;
 		struct rte_mbuf *m = esp[i];
 
@@ -1240,6 +1281,10 @@ poll_port(struct lg_worker *w, uint8_t pi)
 		return 0;
 	for (i = 0; i < n; i++) {
 		rte_prefetch0(rte_pktmbuf_mtod(mb[i], void *));
+		/* Outbound ESP writes its headers into the headroom just
+		 * before: a cold line when the buffer is (many flows). */
+		if (p->role == LG_PORT_PROTECTED)
+			rte_prefetch0_write(rte_pktmbuf_mtod(mb[i], char *) - RTE_CACHE_LINE_SIZE);
 		bytes += rte_pktmbuf_pkt_len(mb[i]);
 	}
 	w->st->port[pi].rx_pkts += n;

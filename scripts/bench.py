@@ -92,7 +92,7 @@ policies:
 {policies}
 routes:
   - {{ dst: 172.16.2.0/24, port: wan, next_hop_mac: "02:00:00:00:02:01" }}
-  - {{ dst: 10.2.0.0/16, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
+  - {{ dst: 10.2.0.0/15, port: lan, next_hop_mac: "02:00:00:00:01:0a" }}
 latch: {{ enabled: {latch}, capacity: {cap} }}
 control: {{ socket: {sock} }}
 {memory}
@@ -108,16 +108,21 @@ def cksum(b):
 
 def frame(size, flow, nsas):
     """Ether/IPv4/UDP of `size` bytes: flow i from 10.1.x.y:sport, SA i % nsas
-    by its destination 10.2.a.b."""
+    by its destination (sa_dst)."""
     j = flow % nsas
     src = bytes([10, 1, (flow >> 8) & 255, flow & 255])
-    dst = bytes([10, 2, (j >> 8) & 255, j & 255])
+    dst = bytes([10, 2 + (j >> 16), (j >> 8) & 255, j & 255])
     sport = 1024 + (flow >> 16)
     ip_len = size - 14
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, 0, 0, 64, 17, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", cksum(ip)) + ip[12:]
     udp = struct.pack("!HHHH", sport, 5000, ip_len - 20, 0)
     return LAN_MAC + LAN_NH + b"\x08\x00" + ip + udp + bytes(ip_len - 28)
+
+
+def sa_dst(j):
+    """The destination that selects SA j (10.2.0.0 .. 10.3.134.159 for 100,000)."""
+    return "10.%d.%d.%d" % (2 + (j >> 16), (j >> 8) & 255, j & 255)
 
 
 def write_pcap(path, frames):
@@ -184,19 +189,19 @@ def run_cell(d, cell, args):
     suite_text = SUITES[suite][0].format(**keys)
     sas, pols = [], []
     for j in range(nsas):
-        dst = "10.2.%d.%d" % (j >> 8, j & 255) if nsas > 1 else "10.2.0.0/16"
+        dst = sa_dst(j) if nsas > 1 else "10.2.0.0/15"
+        # Equal priorities are checked pairwise for overlaps: spread them.
+        prio = 10 + (j % 60000 if nsas > 1 else 0)
         sas.append('  - { name: o%d, direction: outbound, spi: %d, peer: b, local: 172.16.1.5,'
                    ' remote: 172.16.2.5, %s }' % (j, 0x1000 + j, suite_text))
         pols.append('  - { name: po%d, direction: outbound, priority: %d, src: 10.1.0.0/16,'
-                    ' dst: %s, action: protect, sa: o%d }' % (j, 10 + (j if nsas > 1 else 0),
-                                                              dst, j))
+                    ' dst: %s, action: protect, sa: o%d }' % (j, prio, dst, j))
         if loop:
             sas.append('  - { name: i%d, direction: inbound, spi: %d, peer: b, local: 172.16.2.5,'
                        ' remote: 172.16.1.5, replay_window: 1024, %s }'
                        % (j, 0x1000 + j, suite_text))
             pols.append('  - { name: pi%d, direction: inbound, priority: %d, src: 10.1.0.0/16,'
-                        ' dst: %s, action: protect, sa: i%d }'
-                        % (j, 10 + (j if nsas > 1 else 0), dst, j))
+                        ' dst: %s, action: protect, sa: i%d }' % (j, prio, dst, j))
     empty = os.path.join(d, "empty.pcap")
     write_pcap(empty, [])
     conf = CONF.format(pcap=pcap, wan="net_ring0" if loop else "net_pcap1,rx_pcap=" + empty,
@@ -204,8 +209,8 @@ def run_cell(d, cell, args):
                        policies="\n".join(pols), latch="true" if cell["latch"] else "false",
                        cap=max(4096, 2 * flows), sock=os.path.join(d, "ctl.sock"),
                        # infinite_rx keeps the whole capture in the mbuf pool
-                       memory="memory: { mbufs: %d }" % (len(frames) + 32768)
-                       if len(frames) > 2000 else "")
+                       memory="memory: { mbufs: %d, sas: %d }" % (
+                           max(len(frames) + 32768, 65536), max(4096, 2 * len(sas) + 16)))
     g = Gateway(d, "c", conf)
     try:
         time.sleep(args.warmup)
@@ -352,6 +357,10 @@ def main():
         cells.append(dict(g, dir="outbound", flows=1000000, latch=False, group="flows"))
     if not args.quick:
         cells.append(dict(g, dir="outbound", sas=1000, group="sas"))
+        # 100,000 SAs need as many flows; the 1-SA cell of the same capture
+        # is their reference (a 100,000-frame capture costs by itself).
+        cells.append(dict(g, dir="outbound", flows=100000, sas=1, group="sas"))
+        cells.append(dict(g, dir="outbound", flows=100000, sas=100000, group="sas"))
     os.makedirs(args.out, exist_ok=True)
     d = tempfile.mkdtemp(prefix="lgbench-")
     res = {i: [] for i in range(len(cells))}
@@ -548,8 +557,11 @@ def report(rows, latch, tsc, args, date=None):
     ratio(pick(rows, group="flows", latch=True, flows=big, **g),
           pick(rows, group="flows", latch=False, flows=big, **g),
           "latching on / off at %d flows (the same capture)" % big, 0.90)
-    ratio(pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64"),
-          pick(rows, group="main", dir="outbound", **g), "1,000 SAs / 1 SA", 0.85)
+    ratio(pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64", sas=1000),
+          pick(rows, group="main", dir="outbound", **g), "1,000 SAs / 1 SA (1,000 flows)", 0.85)
+    ratio(pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64", sas=100000),
+          pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64", sas=1,
+               flows=100000), "100,000 SAs / 1 SA (100,000 flows)", 0.85)
     for x in latch:
         if x["test"] == "lookup" and x["entries"] == 1000000:
             L.append("| latch bulk lookups >= 1.0 x rte_hash at 1 M | %.3f | %s |" % (
@@ -578,7 +590,7 @@ def report(rows, latch, tsc, args, date=None):
                  " the PMD's copy, and a million mbufs) costs most of the difference, latching"
                  " %.0f cycles (its table no longer fits in the caches: bucket, key and entry"
                  " lines per lookup)." % (big, b_on, b_off, one, big, b_on - b_off))
-    sa1 = pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64")
+    sa1 = pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64", sas=1000)
     if sa1 and on:
         L.append("- 1,000 SAs (one policy each, every burst spread over all of them) cost %.0f"
                  " cycles against %.0f with one: bursts split into runs of one SA each (one"

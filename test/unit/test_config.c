@@ -288,6 +288,7 @@ static void check_sections(const struct lg_conf *c)
 	CU_ASSERT_STRING_EQUAL(c->control.socket, "/tmp/lg.sock");
 	CU_ASSERT_EQUAL(c->control.rekey_overlap_s, 0);
 	CU_ASSERT_EQUAL(c->memory.mbufs, 65536);
+	CU_ASSERT_EQUAL(c->memory.sas, 131072);
 	CU_ASSERT_EQUAL(c->neal, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c->eal);
 	CU_ASSERT_PTR_NULL(c->eal[0]);
@@ -446,7 +447,7 @@ static const struct good_case good_cases[] = {
 	  check_ipv6 },
 	{ "crypto, control and empty eal sections",
 	  BASE "crypto:\n  devices: [crypto_aesni_gcm0, crypto_aesni_mb0]\n  mode: cpu\n"
-	  "control: {socket: /tmp/lg.sock, rekey_overlap: 0}\neal: []\nmemory: {mbufs: 65536}\n",
+	  "control: {socket: /tmp/lg.sock, rekey_overlap: 0}\neal: []\nmemory: {mbufs: 65536, sas: 131072}\n",
 	  check_sections },
 	{ "spi bounds, replay window bounds, esn spellings",
 	  BASE "sas:\n"
@@ -696,6 +697,8 @@ static const struct bad_case bad_cases[] = {
 	  "test.yaml:5:11: key 'socket': expected a path of 1..107 characters" },
 	{ "mbufs too few", PORTS "memory: {mbufs: 100}\n",
 	  "test.yaml:4:17: key 'mbufs': expected a number of packet buffers 4096..16777216" },
+	{ "SA slots too many", PORTS "memory: {sas: 2000000}\n",
+	  "test.yaml:4:15: key 'sas': expected a number of SA slots 16..1048576" },
 	{ "memory unknown key", PORTS "memory: {hugepages: 2}\n",
 	  "test.yaml:4:10: key 'hugepages': unknown key" },
 	{ "rekey overlap too long", PORTS "control: {rekey_overlap: 3601}\n",
@@ -1213,7 +1216,7 @@ static void test_oversized_file_is_refused(void)
 	int fd = mkstemp(path);
 
 	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL(ftruncate(fd, (16 << 20) + 1), 0);   /* a sparse 16 MiB + 1 */
+	CU_ASSERT_EQUAL(ftruncate(fd, (64 << 20) + 1), 0);   /* a sparse 64 MiB + 1 */
 	close(fd);
 	CU_ASSERT_PTR_NULL(lg_config_load(path, err, sizeof(err)));
 	unlink(path);
