@@ -21,7 +21,6 @@
 
 #define ESP_HDR 8                 /* SPI + sequence number */
 #define HMAC_BLOCK 64             /* SHA-1 and SHA-256 block size */
-#define ESP_BURST 32
 
 /* Key expansion runs on the control thread; the functions live in a
  * manager, which holds no key state, so one is kept for it. */
@@ -284,7 +283,7 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 	   uint8_t res[])
 {
 	const struct lg_esp_keys *k = sa->ek;
-	uint8_t nonce[ESP_BURST][16], tag[ESP_BURST][16], *icv[ESP_BURST];
+	uint8_t nonce[LG_ESP_BURST][16], tag[LG_ESP_BURST][16], *icv[LG_ESP_BURST];
 	uint32_t hlen = sa->hdr_len + 4 + sa->iv_len;   /* to the inner packet */
 	uint32_t align = sa->pad_align, i;
 	uint64_t first, max = sa->esn ? UINT64_MAX : UINT32_MAX;
@@ -292,7 +291,7 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 	uint32_t nj = 0;
 	IMB_JOB *j;
 
-	RTE_ASSERT(n <= ESP_BURST);
+	RTE_ASSERT(n <= LG_ESP_BURST);
 	/* RFC 4303 §3.3.3: numbers are taken once, in order, and never cycle
 	 * (past the maximum every packet is refused). */
 	if (sa->sqn_atom)
@@ -412,12 +411,12 @@ void
 lg_esp_in(struct lg_esp_ctx *c, const struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n)
 {
 	const struct lg_esp_keys *k = sa->ek;
-	uint8_t tag[ESP_BURST][16], icv[ESP_BURST][16];
+	uint8_t tag[LG_ESP_BURST][16], icv[LG_ESP_BURST][16];
 	bool esn = sa->esn, ok;
 	uint32_t i, nj = 0;
 	IMB_JOB *j;
 
-	RTE_ASSERT(n <= ESP_BURST);
+	RTE_ASSERT(n <= LG_ESP_BURST);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t off = m->l2_len + m->l3_len;

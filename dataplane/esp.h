@@ -50,12 +50,15 @@ struct lg_esp_keys {
 	} __rte_aligned(64);
 } __rte_cache_aligned;
 
+/* Calls take at most this many packets (one SA run of a burst). */
+#define LG_ESP_BURST 32
+
 /* Per worker: an IPsec-MB manager and GCM scratch, on its socket. */
 struct lg_esp_ctx {
 	IMB_MGR *mgr;
 	void *mem;
 	struct gcm_context_data gcm_ctx __rte_aligned(64);
-	IMB_JOB jobs[32];         /* CBC bursts (one SA run at most) */
+	IMB_JOB jobs[LG_ESP_BURST];   /* CBC bursts (one SA run at most) */
 };
 
 /* control */

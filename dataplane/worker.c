@@ -658,19 +658,31 @@ esp_out(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n
 static inline void
 sa_prefetch(const struct lg_worker *w, const struct lg_sa *sa)
 {
+	const char *k = (const char *)sa->ek;
 	uint32_t l;
 
-	if (sa->ek == NULL)
+	if (k == NULL)
 		return;
-	/* GCM's whole key schedule (1 KB: the VAES code reads hash key
-	 * powers from its far end), else CBC's round keys and pads. */
-	for (l = 0; l < sizeof(*sa->ek) / RTE_CACHE_LINE_SIZE; l++)
-		rte_prefetch0((const char *)sa->ek + l * RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(k);
+	k = (const char *)&sa->ek->gcm;
+	if (sa->ek->is_gcm) {
+		/* What the VAES code reads for a short packet (found by
+		 * corrupting one line at a time): the round keys and the last
+		 * two lines of the 1 KB schedule, where H^1.. sit. Longer
+		 * packets fetch the other powers as they go. */
+		for (l = 0; l < 4; l++)
+			rte_prefetch0(k + l * RTE_CACHE_LINE_SIZE);
+		rte_prefetch0(k + 14 * RTE_CACHE_LINE_SIZE);
+		rte_prefetch0(k + 15 * RTE_CACHE_LINE_SIZE);
+	} else {
+		for (l = 0; l < sizeof(sa->ek->cbc) / RTE_CACHE_LINE_SIZE + 1; l++)
+			rte_prefetch0(k + l * RTE_CACHE_LINE_SIZE);
+	}
 	rte_prefetch0(&sa->sqn);
 	rte_prefetch0(&w->st->sa[sa->slot]);
 }
 
-#define SA_AHEAD 6   /* runs */
+#define SA_AHEAD 4   /* runs */
 
 /* Hand consecutive packets of one SA to esp_fn as one run (keeps order). */
 static void
@@ -696,6 +708,9 @@ sa_runs(struct lg_worker *w, struct lg_sa *sas[], struct rte_mbuf *mb[], uint32_
 	}
 }
 
+/* Below this many SPD rules, rules and slot pointers stay in L1/L2. */
+#define RULES_CACHED 4096
+
 static void
 outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 {
@@ -712,6 +727,17 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 
 	k = parse_burst(w, mb, n, key, kp, is6);
 	spd_stage(w, spd, 0, kp, is6, k, res, &fl);
+	/* Rule -> SA slot -> SA: with many policies each is a dependent miss
+	 * of its own; fetch the rules of the whole burst, then their slots,
+	 * before the loop walks the chain (the SA lines it prefetches). */
+	if (spd->nrules > RULES_CACHED) {
+		for (i = 0; i < k; i++)
+			rte_prefetch0(&spd->rule[res[i]]);
+		for (i = 0; i < k; i++) {
+			if (res[i] != LG_SPD_NONE && spd->rule[res[i]].action == LG_SPD_PROTECT)
+				rte_prefetch0(&sat[spd->rule[res[i]].sa_slot]);
+		}
+	}
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];

@@ -8,6 +8,7 @@
  * transmits on its own TX queues. No locks, no syscalls, no allocation.
  */
 
+#include <assert.h>
 #include <stdint.h>
 #include <rte_mbuf.h>
 
@@ -16,6 +17,7 @@
 #include "dp.h"
 
 #define LG_BURST 32
+static_assert(LG_BURST <= LG_ESP_BURST, "an SA run goes to esp.c whole");
 #define LG_TXB 64
 
 struct lg_txq {
