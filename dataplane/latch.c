@@ -15,6 +15,7 @@
  * lcore cache, so positions can exceed the requested capacity by it. */
 #define HASH_LCORE_CACHE 64
 
+
 struct lg_latch_table *
 lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *qs,
 		      int socket)
@@ -59,14 +60,31 @@ lg_latch_table_free(struct lg_latch_table *t)
 	rte_free(t);
 }
 
-static int
-pair_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb, size_t len)
+/* Address order is memcmp order: big-endian words compared as numbers, so
+ * no call for 4 or 16 bytes. Ports compare as stored (network order). */
+static inline int
+addr_cmp(const uint8_t *a, const uint8_t *b, bool is6)
 {
-	int c = memcmp(a, b, len);
+	uint64_t x, y;
 
-	if (c != 0)
-		return c;
-	return pa < pb ? -1 : pa > pb;
+	if (!is6) {
+		uint32_t p, q;
+
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		p = rte_be_to_cpu_32(p);
+		q = rte_be_to_cpu_32(q);
+		return (p > q) - (p < q);
+	}
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	if (x == y) {
+		memcpy(&x, a + 8, 8);
+		memcpy(&y, b + 8, 8);
+	}
+	x = rte_be_to_cpu_64(x);
+	y = rte_be_to_cpu_64(y);
+	return (x > y) - (x < y);
 }
 
 void
@@ -74,8 +92,8 @@ lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *
 {
 	const uint8_t *s, *d;
 	uint16_t sp, dp;
-	size_t len = is6 ? 16 : 4;
 	uint8_t proto = k->k4.proto;
+	int c;
 
 	memset(fk, 0, sizeof(*fk));
 	fk->af = is6 ? 6 : 4;
@@ -95,18 +113,26 @@ lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *
 	 * are keyed by type/code as the SPD saw them. */
 	if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && k->k4.echo_id != 0)
 		sp = dp = k->k4.echo_id;
-	*rev = pair_cmp(s, sp, d, dp, len) > 0;
+	c = addr_cmp(s, d, is6);
+	*rev = c > 0 || (c == 0 && sp > dp);
 	if (*rev) {
-		memcpy(fk->lo, d, len);
-		memcpy(fk->hi, s, len);
-		fk->port_lo = dp;
-		fk->port_hi = sp;
-	} else {
-		memcpy(fk->lo, s, len);
-		memcpy(fk->hi, d, len);
-		fk->port_lo = sp;
-		fk->port_hi = dp;
+		const uint8_t *t = s;
+		uint16_t tp = sp;
+
+		s = d;
+		d = t;
+		sp = dp;
+		dp = tp;
 	}
+	if (is6) {
+		memcpy(fk->lo, s, 16);
+		memcpy(fk->hi, d, 16);
+	} else {
+		memcpy(fk->lo, s, 4);
+		memcpy(fk->hi, d, 4);
+	}
+	fk->port_lo = sp;
+	fk->port_hi = dp;
 }
 
 uint64_t

@@ -76,6 +76,52 @@ test_both_directions_give_one_key(void)
 	CU_ASSERT_NOT_EQUAL(memcmp(&ka, &kc, sizeof(ka)), 0);
 }
 
+static union lg_key
+pkt_key6(const char *src, uint16_t sp, const char *dst, uint16_t dp)
+{
+	union lg_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.k6.proto = IPPROTO_UDP;
+	inet_pton(AF_INET6, src, k.k6.src);
+	inet_pton(AF_INET6, dst, k.k6.dst);
+	k.k6.sport = htons(sp);
+	k.k6.dport = htons(dp);
+	return k;
+}
+
+/* IPv6, addresses that differ only in the second half, and a flow between
+ * two ports of one address: one key per flow, lower (address, port) first
+ * in memcmp order of the address bytes. */
+static void
+test_both_directions_ipv6_and_ports(void)
+{
+	union lg_key a = pkt_key6("2001:db8::2:1", 5000, "2001:db8::1:ffff", 53);
+	union lg_key b = pkt_key6("2001:db8::1:ffff", 53, "2001:db8::2:1", 5000);
+	union lg_key c = pkt_key("10.0.0.1", 2000, "10.0.0.1", 1000, IPPROTO_UDP);
+	union lg_key d = pkt_key("10.0.0.1", 1000, "10.0.0.1", 2000, IPPROTO_UDP);
+	union lg_key e = pkt_key("9.255.255.255", 1, "10.0.0.0", 1, IPPROTO_UDP);
+	struct lg_flow_key ka, kb, kc, kd, ke;
+	uint8_t lo[16];
+	bool ra, rb, rc, rd, re;
+
+	lg_flow_key_make(&ka, &a, true, &ra);
+	lg_flow_key_make(&kb, &b, true, &rb);
+	CU_ASSERT_EQUAL(memcmp(&ka, &kb, sizeof(ka)), 0);
+	CU_ASSERT(ra && !rb);
+	inet_pton(AF_INET6, "2001:db8::1:ffff", lo);
+	CU_ASSERT_EQUAL(memcmp(ka.lo, lo, 16), 0);
+	CU_ASSERT_EQUAL(ka.af, 6);
+	lg_flow_key_make(&kc, &c, false, &rc);
+	lg_flow_key_make(&kd, &d, false, &rd);
+	CU_ASSERT_EQUAL(memcmp(&kc, &kd, sizeof(kc)), 0);
+	CU_ASSERT_NOT_EQUAL(rc, rd);
+	/* 9.255.255.255 < 10.0.0.0 as bytes, whatever the host's word order */
+	lg_flow_key_make(&ke, &e, false, &re);
+	CU_ASSERT(!re);
+	CU_ASSERT_EQUAL(ke.lo[0], 9);
+}
+
 /* ICMP echo request and reply: keyed by the identifier. */
 static void
 test_icmp_echo_pairs_by_identifier(void)
@@ -328,6 +374,7 @@ main(int argc, char **argv)
 {
 	static const struct lg_test tests[] = {
 		{ "latch: both directions give one key (item 3)", test_both_directions_give_one_key },
+		{ "latch: IPv6 and same-address flows give one key, lower side first", test_both_directions_ipv6_and_ports },
 		{ "latch: ICMP echo pairs by identifier", test_icmp_echo_pairs_by_identifier },
 		{ "latch: first writer wins (item 4)", test_first_writer_wins },
 		{ "latch: a full table fails closed (item 8)", test_full_table_fails_closed },
