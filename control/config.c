@@ -42,7 +42,9 @@
 
 #define FIELDS_MAX 16            /* keys in the largest mapping (SA) */
 #define PORTS_MAX 8
-#define LOAD_MAX (64u << 20)     /* a config file larger than this is a mistake (100,000 SAs and policies take ~32 MiB) */
+/* A config file larger than this is a mistake (100,000 SAs and policies
+ * take ~32 MiB). */
+#define LOAD_MAX (64u << 20)
 #define DEFAULT_CRYPTO_DEV "crypto_aesni_gcm0"
 #define DEFAULT_SOCKET "/run/latchgate/control.sock"
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"

@@ -7,11 +7,12 @@
  * worker calling Intel IPsec-MB itself: one AES-GCM call per packet
  * (RFC 4106), or for AES-CBC with HMAC-SHA1-96 / HMAC-SHA256-128 (RFC
  * 3602, 2404, 4868) a multi-buffer cipher burst and hash burst per SA run.
- * Why not librte_ipsec and the PMD's cpu-crypto: those cost about 40 cycles a packet in prepare/process
- * and another 15-30 in op and session indirection for work that is the
- * same for every packet of an SA; here the outer header is a template
- * copied whole, and the crypto is one call (BENCHMARKS.md has the
- * figures). SAs this path does not run (transport mode, NULL, CTR, keys
+ * Why not librte_ipsec and the PMD's cpu-crypto: those cost about 40
+ * cycles a packet in prepare/process and another 15-30 in op and session
+ * indirection for work that is the same for every packet of an SA; here
+ * the outer header is a template copied whole, and the crypto is one call
+ * (AES-128-GCM 64 B outbound: 329 cycles a packet against 359 cpu and 391
+ * lookaside; inbound 301 against 439 and 419; BENCHMARKS.md). SAs this path does not run (transport mode, NULL, CTR, keys
  * longer than a hash block) keep librte_ipsec's cpu path; the cryptodev
  * path stays for hardware.
  *
@@ -19,7 +20,8 @@
  * uniqueness). CBC needs an unpredictable IV (RFC 3602 §2): it is
  * E_K(N) with N = a random per-SA value || the sequence number, the method
  * of NIST SP 800-38A appendix C, computed by the same CBC job as an extra
- * first block of zeros behind the IV slot (CBC turns 0 xor N into E_K(N)).
+ * first block of zeros behind the IV slot (CBC turns 0 xor N into E_K(N)),
+ * as librte_ipsec's lookaside path does with the counter alone.
  */
 
 #include <stdbool.h>
