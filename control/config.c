@@ -726,13 +726,20 @@ static void idx_free(struct idx *x)
 	memset(x, 0, sizeof(*x));
 }
 
+/* What a slot stores for key: never 0, the empty mark (UINT64_MAX shares 1
+ * with 0; names are then told apart by strcmp, SPI keys are never either). */
+static uint64_t idx_stored(uint64_t key)
+{
+	return key == UINT64_MAX ? 1 : key + 1;
+}
+
 static void idx_add(struct idx *x, uint64_t key, uint32_t val)
 {
 	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
 
 	while (x->key[i] != 0)
 		i = (i + 1) & x->mask;
-	x->key[i] = key + 1;
+	x->key[i] = idx_stored(key);
 	x->val[i] = val;
 }
 
@@ -743,7 +750,7 @@ static int idx_name(const struct idx *x, const void *base, size_t size, const ch
 	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
 
 	for (; x->key[i] != 0; i = (i + 1) & x->mask)
-		if (x->key[i] == key + 1 &&
+		if (x->key[i] == idx_stored(key) &&
 		    strcmp((const char *)base + (size_t)x->val[i] * size, s) == 0)
 			return (int)x->val[i];
 	return -1;
@@ -754,7 +761,7 @@ static int idx_exact(const struct idx *x, uint64_t key)
 	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
 
 	for (; x->key[i] != 0; i = (i + 1) & x->mask)
-		if (x->key[i] == key + 1)
+		if (x->key[i] == idx_stored(key))
 			return (int)x->val[i];
 	return -1;
 }
@@ -1798,20 +1805,26 @@ static int policy_order(struct pc *pc, const struct lg_conf_policy *p, const yam
 	const struct lg_conf *c = pc->conf;
 	uint32_t chain = pc->indexed && pc->pri_head != NULL ?
 			 pc->pri_head[p->dir * 65536u + p->priority] : 0;
+	const struct lg_conf_policy *q, *first = NULL;
 
-	/* Indexed: only the chain of equal (direction, priority). */
+	/* Indexed: only the chain of equal (direction, priority), newest
+	 * first; the message names the earliest overlap, as a scan would. */
 	for (uint32_t i = chain ? chain - 1 : 0; i < c->npolicies;
 	     i = chain ? (pc->pri_next[i] ? pc->pri_next[i] - 1 : UINT32_MAX) : i + 1) {
-		const struct lg_conf_policy *q = &c->policies[i];
-
 		if (pc->indexed && pc->pri_head != NULL && chain == 0)
 			break;
-		if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q))
-			return fail(pc, v, "priority", "policy '%s' overlaps policy '%s' (line %u)"
-				    " at equal priority %u; the SPD must have a deterministic order"
-				    " (RFC 4301 §4.4.1)",
-				    p->name, q->name, q->at.line, p->priority);
+		q = &c->policies[i];
+		if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q)) {
+			first = q;
+			if (chain == 0)
+				break;
+		}
 	}
+	if (first != NULL)
+		return fail(pc, v, "priority", "policy '%s' overlaps policy '%s' (line %u)"
+			    " at equal priority %u; the SPD must have a deterministic order"
+			    " (RFC 4301 §4.4.1)",
+			    p->name, first->name, first->at.line, p->priority);
 	return 0;
 }
 

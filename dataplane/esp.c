@@ -278,6 +278,34 @@ cbc_bursts(struct lg_esp_ctx *c, const struct lg_esp_keys *k, uint32_t n, bool e
 				       ks) == n;
 }
 
+/*
+ * RFC 4303 §3.3.3: sequence numbers are taken once, in order, and never
+ * cycle. Takes up to n after sa->sqn (*got of them, fewer only at the
+ * limit, where every later packet is refused) and returns the first. The
+ * counter stops at max, so even a 64-bit one never wraps; with several
+ * workers a CAS, so none can push it past the limit for another.
+ */
+static inline uint64_t
+seq_take(struct lg_sa *sa, uint32_t n, uint64_t max, uint32_t *got)
+{
+	uint64_t old, take;
+
+	if (!sa->sqn_atom) {
+		old = sa->sqn;
+		take = old >= max ? 0 : RTE_MIN((uint64_t)n, max - old);
+		sa->sqn = old + take;
+	} else {
+		old = __atomic_load_n(&sa->sqn, __ATOMIC_RELAXED);
+		do {
+			take = old >= max ? 0 : RTE_MIN((uint64_t)n, max - old);
+		} while (take != 0 &&
+			 !__atomic_compare_exchange_n(&sa->sqn, &old, old + take, false,
+						      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	}
+	*got = (uint32_t)take;
+	return old + 1;
+}
+
 void
 lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32_t n,
 	   uint8_t res[])
@@ -288,18 +316,11 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 	uint32_t align = sa->pad_align, i;
 	uint64_t first, max = sa->esn ? UINT64_MAX : UINT32_MAX;
 	bool esn = sa->esn, ok;
-	uint32_t nj = 0;
+	uint32_t nj = 0, got;
 	IMB_JOB *j;
 
 	RTE_ASSERT(n <= LG_ESP_BURST);
-	/* RFC 4303 §3.3.3: numbers are taken once, in order, and never cycle
-	 * (past the maximum every packet is refused). */
-	if (sa->sqn_atom)
-		first = __atomic_fetch_add(&sa->sqn, n, __ATOMIC_RELAXED) + 1;
-	else {
-		first = sa->sqn + 1;
-		sa->sqn += n;
-	}
+	first = seq_take(sa, n, max, &got);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint64_t seq = first + i;
@@ -309,7 +330,7 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 		uint8_t *h, *t, *esp;
 
 		res[i] = LG_ESP_OK;
-		if (unlikely(seq > max || seq < first)) {
+		if (unlikely(i >= got)) {
 			res[i] = LG_ESP_SEQ_OVERFLOW;
 			continue;
 		}
@@ -397,6 +418,8 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 	 * synchronous bursts (~60 cycles a packet less than the job queue,
 	 * which needs a flush at the end of every burst). */
 	ok = cbc_bursts(c, k, nj, true);
+	/* The per-SA value must stay secret for the IVs to stay unguessable. */
+	explicit_bzero(nonce, sizeof(nonce));
 	for (i = 0; i < nj; i++) {
 		uint32_t x = (uint32_t)(uintptr_t)c->jobs[i].user_data2;
 

@@ -588,21 +588,21 @@ esp_out_direct(struct lg_worker *w, struct lg_sa *sa, struct rte_mbuf *mb[], uin
 		[LG_ESP_CRYPTO_FAILED] = LG_DROP_CRYPTO_FAILED,
 	};
 	uint8_t res[LG_BURST];
+	uint32_t len[LG_BURST];
 	uint64_t bytes = 0;
 	uint32_t i, k = 0;
 
 	stash_inner(mb, n);
 	for (i = 0; i < n; i++)
-		bytes += rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
+		len[i] = rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
 	lg_esp_out(&w->esp, sa, mb, n, res);
 	for (i = 0; i < n; i++) {
 		if (likely(res[i] == LG_ESP_OK)) {
+			bytes += len[i];
 			mb[k++] = mb[i];
 			continue;
 		}
 		/* Not sent: not in the SA's figures. */
-		if (res[i] != LG_ESP_CRYPTO_FAILED)
-			bytes -= rte_pktmbuf_pkt_len(mb[i]) - LG_L2_LEN;
 		drop(w, mb[i], (enum lg_drop)why[res[i]]);
 	}
 	w->st->sa[sa->slot].pkts += k;

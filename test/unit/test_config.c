@@ -979,6 +979,12 @@ static const struct bad_case bad_cases[] = {
 	  "  - {name: b, direction: outbound, priority: 10, dst: 192.168.2.0/24, action: bypass}\n",
 	  "test.yaml:8:46: key 'priority': policy 'b' overlaps policy 'a' (line 7)"
 	  " at equal priority 10; " WHY_SPD },
+	{ "overlap: the earliest of several is named", BASE "policies:\n"
+	  "  - {name: a, direction: outbound, priority: 10, dst: 10.0.0.0/24, action: discard}\n"
+	  "  - {name: b, direction: outbound, priority: 10, dst: 10.0.1.0/24, action: discard}\n"
+	  "  - {name: c, direction: outbound, priority: 10, dst: 10.0.0.0/16, action: bypass}\n",
+	  "test.yaml:9:46: key 'priority': policy 'c' overlaps policy 'a' (line 7)"
+	  " at equal priority 10; " WHY_SPD },
 	{ "overlap: any protocol and tcp", BASE "policies:\n"
 	  "  - {name: a, direction: inbound, priority: 5, src: 10.0.0.0/8, action: discard}\n"
 	  "  - {name: b, direction: inbound, priority: 5, proto: tcp, dport: 80, action: bypass}\n",

@@ -211,6 +211,15 @@ test_direct_sequence_numbers(void)
 	lg_sa_free(a);
 	lg_sa_free(b);
 	lg_sa_free(c);
+	/* Even a 64-bit counter stops at its end: 2^64 - 1 is the last, and
+	 * the counter does not wrap to 1 for the next burst. */
+	c = direct_sa(UINT64_MAX - 1, true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(send_direct(c, 4, seqs, &ov), 2);
+	CU_ASSERT(seqs[0] == 0xfffffffe && seqs[1] == 0xffffffff && ov == 2);
+	CU_ASSERT_EQUAL(send_direct(c, 3, seqs, &ov), 0);
+	CU_ASSERT_EQUAL(ov, 3);
+	lg_sa_free(c);
 }
 
 /* LATCHING.md item 40 / RFC 4301 §4.2: the dataplane API itself refuses an
