@@ -367,7 +367,8 @@ def main():
                     " optionally @MODE (a crypto.mode: build@cpu,build@direct)")
     ap.add_argument("--runs", type=int, default=5, help="with --ab: runs of each (default 5)")
     ap.add_argument("--cell", default="outbound:aes128gcm:64:1000",
-                    help="with --ab: DIR:SUITE:SIZE:FLOWS[:SAS[:gen]] (gen: flowgen traffic)")
+                    help="with --ab: DIR:SUITE:SIZE:FLOWS[:SAS[:gen][:nolatch]] (gen: flowgen"
+                    " traffic; nolatch: latching off)")
     args = ap.parse_args()
     args.warmup, args.window = (0.6, 1.0) if args.quick else (1.0, 2.0)
     if args.ab:
@@ -690,21 +691,24 @@ def report(rows, latch, tsc, args, date=None):
 
 
 def ab(args):
-    """Before/after of one change: the same cell, builds (BUILD[@MODE],
+    """Before/after of one change: the same cell, builds (BUILD[@MODE[@nolatch]],
     MODE a crypto.mode, lookaside by default) alternating, --runs times each;
     medians of worker cycles per packet (inbound: the loop, both passes)."""
     global GW
     runs = args.ab.split(",")
     dr, suite, size, flows, *more = args.cell.split(":")
-    cell = dict(flows=int(flows), sas=int(more[0]) if more else 1, latch=True,
-                mode="lookaside", dir=dr, suite=suite, size=size, gen="gen" in more[1:])
+    cell = dict(flows=int(flows), sas=int(more[0]) if more else 1,
+                latch="nolatch" not in more[1:], mode="lookaside", dir=dr, suite=suite,
+                size=size, gen="gen" in more[1:])
     d = tempfile.mkdtemp(prefix="lgbench-ab-")
     res = {r: [] for r in runs}
     for _ in range(args.runs):
         for r in runs:
-            b, _, mode = r.partition("@")
+            b, *opt = r.split("@")
             GW = os.path.join(b, "latchgate")
-            res[r].append(run_cell(d, dict(cell, mode=mode or "lookaside"), args)[1])
+            res[r].append(run_cell(d, dict(cell, mode=opt[0] if opt and opt[0] else "lookaside",
+                                           latch=cell["latch"] and "nolatch" not in opt[1:]),
+                                   args)[1])
     subprocess.run(["rm", "-rf", d])
     for r in runs:
         print("%-30s median %6.0f cycles/packet  (%s)" % (
