@@ -320,7 +320,10 @@ flows_find(const struct lg_latch_table *t, struct flows *fl, const union lg_key 
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		lg_flow_key_make(&fl->fk[i], kp[i], is6[i], &fl->rev[i]);
+		if (!is6[i])
+			lg_flow_key_make4(&fl->fk[i], &kp[i]->k4, &fl->rev[i]);
+		else
+			lg_flow_key_make(&fl->fk[i], kp[i], true, &fl->rev[i]);
 		fl->fkp[i] = &fl->fk[i];
 	}
 	lg_latch_lookup_bulk(t, fl->fkp, n, fl->pos);
