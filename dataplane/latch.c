@@ -15,7 +15,6 @@
  * lcore cache, so positions can exceed the requested capacity by it. */
 #define HASH_LCORE_CACHE 64
 
-
 struct lg_latch_table *
 lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *qs,
 		      int socket)
@@ -60,22 +59,13 @@ lg_latch_table_free(struct lg_latch_table *t)
 	rte_free(t);
 }
 
-/* Address order is memcmp order: big-endian words compared as numbers, so
- * no call for 4 or 16 bytes. Ports compare as stored (network order). */
+/* IPv6 address order is memcmp order: big-endian halves compared as
+ * numbers, no call. */
 static inline int
-addr_cmp(const uint8_t *a, const uint8_t *b, bool is6)
+addr6_cmp(const uint8_t *a, const uint8_t *b)
 {
 	uint64_t x, y;
 
-	if (!is6) {
-		uint32_t p, q;
-
-		memcpy(&p, a, 4);
-		memcpy(&q, b, 4);
-		p = rte_be_to_cpu_32(p);
-		q = rte_be_to_cpu_32(q);
-		return (p > q) - (p < q);
-	}
 	memcpy(&x, a, 8);
 	memcpy(&y, b, 8);
 	if (x == y) {
@@ -90,49 +80,27 @@ addr_cmp(const uint8_t *a, const uint8_t *b, bool is6)
 void
 lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *rev)
 {
-	const uint8_t *s, *d;
-	uint16_t sp, dp;
-	uint8_t proto = k->k4.proto;
+	const struct lg_key6 *k6 = &k->k6;
+	const uint8_t *s = k6->src, *d = k6->dst;
+	uint16_t sp = k6->sport, dp = k6->dport;
 	int c;
 
+	if (!is6) {
+		lg_flow_key_make4(fk, &k->k4, rev);
+		return;
+	}
 	memset(fk, 0, sizeof(*fk));
-	fk->af = is6 ? 6 : 4;
-	fk->proto = proto;
-	if (is6) {
-		s = k->k6.src;
-		d = k->k6.dst;
-		sp = k->k6.sport;
-		dp = k->k6.dport;
-	} else {
-		s = (const uint8_t *)&k->k4.src;
-		d = (const uint8_t *)&k->k4.dst;
-		sp = k->k4.sport;
-		dp = k->k4.dport;
-	}
-	/* ICMP: echo request and reply share the identifier; other types
-	 * are keyed by type/code as the SPD saw them. */
-	if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && k->k4.echo_id != 0)
-		sp = dp = k->k4.echo_id;
-	c = addr_cmp(s, d, is6);
+	fk->af = 6;
+	fk->proto = k6->proto;
+	/* As lg_flow_key_make4: an echo flow is keyed by its identifier. */
+	if ((k6->proto == IPPROTO_ICMP || k6->proto == IPPROTO_ICMPV6) && k6->echo_id != 0)
+		sp = dp = k6->echo_id;
+	c = addr6_cmp(s, d);
 	*rev = c > 0 || (c == 0 && sp > dp);
-	if (*rev) {
-		const uint8_t *t = s;
-		uint16_t tp = sp;
-
-		s = d;
-		d = t;
-		sp = dp;
-		dp = tp;
-	}
-	if (is6) {
-		memcpy(fk->lo, s, 16);
-		memcpy(fk->hi, d, 16);
-	} else {
-		memcpy(fk->lo, s, 4);
-		memcpy(fk->hi, d, 4);
-	}
-	fk->port_lo = sp;
-	fk->port_hi = dp;
+	memcpy(fk->lo, *rev ? d : s, 16);
+	memcpy(fk->hi, *rev ? s : d, 16);
+	fk->port_lo = *rev ? dp : sp;
+	fk->port_hi = *rev ? sp : dp;
 }
 
 uint64_t

@@ -136,8 +136,9 @@ const char *lg_latch_state_name(uint32_t state);
 /* Build the normalised key; *rev tells whether the packet runs hi -> lo. */
 void lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *rev);
 
-/* The same key for IPv4, inline and stored as five words: the per-packet
- * case of the worker (a call, a memset and two memcpy otherwise). */
+/* Its IPv4 case, inline for the worker and stored as five words (a call, a
+ * memset and two memcpy otherwise). ICMP echo request and reply share the
+ * identifier; other types are keyed by type/code as the SPD saw them. */
 static_assert(offsetof(struct lg_flow_key, lo) == 8 && offsetof(struct lg_flow_key, hi) == 24,
 	      "lg_flow_key_make4 writes the key as words");
 static inline void
@@ -147,7 +148,7 @@ lg_flow_key_make4(struct lg_flow_key *fk, const struct lg_key4 *k, bool *rev)
 	uint16_t sp = k->sport, dp = k->dport, tp;
 	uint64_t w[5];
 
-	if (k->proto == IPPROTO_ICMP && k->echo_id != 0)
+	if ((k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) && k->echo_id != 0)
 		sp = dp = k->echo_id;
 	*rev = s > d || (s == d && sp > dp);
 	if (*rev) {

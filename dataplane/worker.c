@@ -320,7 +320,7 @@ flows_find(const struct lg_latch_table *t, struct flows *fl, const union lg_key 
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!is6[i])
+		if (!is6[i])   /* inline: the per-packet case */
 			lg_flow_key_make4(&fl->fk[i], &kp[i]->k4, &fl->rev[i]);
 		else
 			lg_flow_key_make(&fl->fk[i], kp[i], true, &fl->rev[i]);
@@ -711,9 +711,6 @@ sa_runs(struct lg_worker *w, struct lg_sa *sas[], struct rte_mbuf *mb[], uint32_
 	}
 }
 
-/* Below this many SPD rules, rules and slot pointers stay in L1/L2. */
-#define RULES_CACHED 4096
-
 static void
 outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 {
@@ -730,17 +727,6 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 
 	k = parse_burst(w, mb, n, key, kp, is6);
 	spd_stage(w, spd, 0, kp, is6, k, res, &fl);
-	/* Rule -> SA slot -> SA: with many policies each is a dependent miss
-	 * of its own; fetch the rules of the whole burst, then their slots,
-	 * before the loop walks the chain (the SA lines it prefetches). */
-	if (spd->nrules > RULES_CACHED) {
-		for (i = 0; i < k; i++)
-			rte_prefetch0(&spd->rule[res[i]]);
-		for (i = 0; i < k; i++) {
-			if (res[i] != LG_SPD_NONE && spd->rule[res[i]].action == LG_SPD_PROTECT)
-				rte_prefetch0(&sat[spd->rule[res[i]].sa_slot]);
-		}
-	}
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];
@@ -1165,13 +1151,6 @@ sad_stage(struct lg_worker *w, struct rte_mbuf *esp[], const void *spi[], uint32
 	enum lg_drop why;
 
 	for (i = 0; i < ne; i++) {
-		if ((hit >> i) & 1) {
-			rte_prefetch0(found[i]);
-			rte_prefetch0((const char *)found[i] + RTE_CACHE_LINE_SIZE);
-		}
-	}
-
-	for (i = 0; i < ne; i++) {
 		struct lg_sa *sa = (hit >> i) & 1 ? found[i] : NULL;
 		struct rte_mbuf *m = esp[i];
 
@@ -1310,10 +1289,6 @@ poll_port(struct lg_worker *w, uint8_t pi)
 		return 0;
 	for (i = 0; i < n; i++) {
 		rte_prefetch0(rte_pktmbuf_mtod(mb[i], void *));
-		/* Outbound ESP writes its headers into the headroom just
-		 * before: a cold line when the buffer is (many flows). */
-		if (p->role == LG_PORT_PROTECTED)
-			rte_prefetch0_write(rte_pktmbuf_mtod(mb[i], char *) - RTE_CACHE_LINE_SIZE);
 		bytes += rte_pktmbuf_pkt_len(mb[i]);
 	}
 	w->st->port[pi].rx_pkts += n;

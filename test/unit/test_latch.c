@@ -122,33 +122,6 @@ test_both_directions_ipv6_and_ports(void)
 	CU_ASSERT_EQUAL(ke.lo[0], 9);
 }
 
-/* The worker's inline IPv4 key is byte for byte lg_flow_key_make's. */
-static void
-test_inline_ipv4_key_is_the_same(void)
-{
-	union lg_key k[] = {
-		pkt_key("192.168.1.9", 40000, "192.168.2.7", 443, IPPROTO_TCP),
-		pkt_key("192.168.2.7", 443, "192.168.1.9", 40000, IPPROTO_TCP),
-		pkt_key("10.0.0.1", 2000, "10.0.0.1", 1000, IPPROTO_UDP),
-		pkt_key("9.255.255.255", 1, "10.0.0.0", 1, IPPROTO_UDP),
-		pkt_key("192.168.1.9", 8, "192.168.2.7", 0, IPPROTO_ICMP),
-		pkt_key("192.168.1.9", 3, "192.168.2.7", 1, IPPROTO_ICMP),
-		pkt_key("1.2.3.4", 0, "4.3.2.1", 0, 47),
-	};
-	struct lg_flow_key a, b;
-	bool ra, rb;
-	unsigned int i;
-
-	k[4].k4.echo_id = htons(0x1234);
-	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-		memset(&a, 0xa5, sizeof(a));
-		lg_flow_key_make(&a, &k[i], false, &ra);
-		lg_flow_key_make4(&b, &k[i].k4, &rb);
-		CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
-		CU_ASSERT_EQUAL(ra, rb);
-	}
-}
-
 /* ICMP echo request and reply: keyed by the identifier. */
 static void
 test_icmp_echo_pairs_by_identifier(void)
@@ -402,7 +375,6 @@ main(int argc, char **argv)
 	static const struct lg_test tests[] = {
 		{ "latch: both directions give one key (item 3)", test_both_directions_give_one_key },
 		{ "latch: IPv6 and same-address flows give one key, lower side first", test_both_directions_ipv6_and_ports },
-		{ "latch: the inline IPv4 key is lg_flow_key_make's", test_inline_ipv4_key_is_the_same },
 		{ "latch: ICMP echo pairs by identifier", test_icmp_echo_pairs_by_identifier },
 		{ "latch: first writer wins (item 4)", test_first_writer_wins },
 		{ "latch: a full table fails closed (item 8)", test_full_table_fails_closed },
