@@ -11,10 +11,9 @@
  * cycles a packet in prepare/process and another 15-30 in op and session
  * indirection for work that is the same for every packet of an SA; here
  * the outer header is a template copied whole, and the crypto is one call
- * (AES-128-GCM 64 B outbound: 329 cycles a packet against 359 cpu and 391
- * lookaside; inbound 301 against 439 and 419; BENCHMARKS.md). SAs this path does not run (transport mode, NULL, CTR, keys
- * longer than a hash block) keep librte_ipsec's cpu path; the cryptodev
- * path stays for hardware.
+ * (BENCHMARKS.md compares the three crypto modes). SAs this path does not
+ * run (transport mode, NULL, CTR, keys longer than a hash block) keep
+ * librte_ipsec's cpu path; the cryptodev path stays for hardware.
  *
  * IVs: GCM sends the 64-bit sequence number (RFC 4106 §3.1 requires only
  * uniqueness). CBC needs an unpredictable IV (RFC 3602 §2): it is

@@ -213,6 +213,8 @@ def run_cell(d, cell, args):
     """One run of one cell: (packets per second, worker cycles per packet)."""
     suite, size, flows, nsas = cell["suite"], cell["size"], cell["flows"], cell["sas"]
     gen = cell.get("gen", False)
+    if gen and cell["dir"] == "inbound":
+        raise ValueError("flowgen cells are outbound only (inbound loops the gateway's own ESP)")
     mix = SIZES[size]
     frames = [] if gen else [frame(mix[i % len(mix)], i % flows, nsas)
                              for i in range(max(flows, len(mix)))]

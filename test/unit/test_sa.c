@@ -29,20 +29,27 @@ static uint8_t dev;
 static const uint8_t KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 static const uint8_t SALT[4] = { 0xca, 0xfe, 0xba, 0xbe };
 
+/* An outbound AES-128-GCM tunnel SA; direct: crypto.mode direct's. */
 static struct lg_sa *
-out_sa(uint64_t next_seq, bool esn)
+gcm_sa(uint32_t spi, uint64_t next_seq, bool esn, bool direct)
 {
 	struct lg_sa_prm p = {
-		.name = "t", .peer_id = "fqdn:t", .dir = LG_SA_OUT, .spi = 0x1234, .af = 4,
+		.name = "t", .peer_id = "fqdn:t", .dir = LG_SA_OUT, .spi = spi, .af = 4,
 		.local = { 10, 0, 0, 1 }, .remote = { 10, 0, 0, 2 },
 		.mode = LG_SA_M_TUNNEL, .inner_af = 4,
 		.cipher = LG_SA_C_AES_GCM, .cipher_key = KEY, .cipher_key_len = 16, .salt = SALT,
 		.auth = LG_SA_A_AEAD,
-		.esn = esn, .next_seq = next_seq, .cpu = true, .slot = 0,
+		.esn = esn, .next_seq = next_seq, .cpu = true, .direct = direct, .slot = 0,
 		.dev_ids = &dev, .ndev = 1, .sess_mp = sess_mp, .socket = SOCKET_ID_ANY,
 	};
 
 	return lg_sa_create(&p);
+}
+
+static struct lg_sa *
+out_sa(uint64_t next_seq, bool esn)
+{
+	return gcm_sa(0x1234, next_seq, esn, false);
 }
 
 static struct rte_mbuf *
@@ -145,17 +152,7 @@ static struct lg_esp_ctx ectx;
 static struct lg_sa *
 direct_sa(uint64_t next_seq, bool esn)
 {
-	struct lg_sa_prm p = {
-		.name = "d", .peer_id = "fqdn:t", .dir = LG_SA_OUT, .spi = 0x5678, .af = 4,
-		.local = { 10, 0, 0, 1 }, .remote = { 10, 0, 0, 2 },
-		.mode = LG_SA_M_TUNNEL, .inner_af = 4,
-		.cipher = LG_SA_C_AES_GCM, .cipher_key = KEY, .cipher_key_len = 16, .salt = SALT,
-		.auth = LG_SA_A_AEAD, .esn = esn, .next_seq = next_seq, .cpu = true,
-		.direct = true, .slot = 0, .dev_ids = &dev, .ndev = 1, .sess_mp = sess_mp,
-		.socket = SOCKET_ID_ANY,
-	};
-
-	return lg_sa_create(&p);
+	return gcm_sa(0x5678, next_seq, esn, true);
 }
 
 /* Encrypt n packets on a direct SA: how many it sent, their wire seqs. */
