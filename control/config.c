@@ -749,6 +749,8 @@ static int idx_name(const struct idx *x, const void *base, size_t size, const ch
 	uint64_t key = name_hash(s);
 	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
 
+	if (x->key == NULL)       /* the list is not in the file (yet) */
+		return -1;
 	for (; x->key[i] != 0; i = (i + 1) & x->mask)
 		if (x->key[i] == idx_stored(key) &&
 		    strcmp((const char *)base + (size_t)x->val[i] * size, s) == 0)
@@ -760,6 +762,8 @@ static int idx_exact(const struct idx *x, uint64_t key)
 {
 	uint32_t i = (uint32_t)(key ^ key >> 29) & x->mask;
 
+	if (x->key == NULL)
+		return -1;
 	for (; x->key[i] != 0; i = (i + 1) & x->mask)
 		if (x->key[i] == idx_stored(key))
 			return (int)x->val[i];
@@ -785,8 +789,7 @@ static void pc_index_free(struct pc *pc)
 
 static int sa_find(const struct pc *pc, const char *s)
 {
-	return pc->indexed && pc->sa_name.mask != 0 ?
-	       idx_name(&pc->sa_name, pc->conf->sas, sizeof(*pc->conf->sas), s) :
+	return pc->indexed ? idx_name(&pc->sa_name, pc->conf->sas, sizeof(*pc->conf->sas), s) :
 	       lg_config_sa_find(pc->conf, s);
 }
 
@@ -1282,25 +1285,23 @@ static int sa_spi(struct pc *pc, const struct field *f, const yaml_node_t *v, vo
 {
 	struct lg_conf_sa *sa = obj;
 	const struct lg_conf *c = pc->conf;
+	int i = -1;
 
 	if (integer(pc, f, v, UINT32_MAX, &sa->spi) != 0)
 		return -1;
 	if (sa->spi < 256)
 		return expect(pc, v, f);
-	for (uint32_t i = 0; i < c->nsas; i++) {
-		if (pc->indexed && pc->sa_spi.mask != 0) {
-			int k = idx_exact(&pc->sa_spi, spi_key(sa->dir, sa->spi));
 
-			if (k < 0)
-				break;
-			i = (uint32_t)k;
-		}
-		if (c->sas[i].dir == sa->dir && c->sas[i].spi == sa->spi)
-			return fail(pc, v, f->key,
-				    "duplicate %s SPI 0x%x (first in SA '%s' at line %u)",
-				    lg_dir_name(sa->dir), sa->spi, c->sas[i].name,
-				    c->sas[i].at.line);
+	if (pc->indexed) {
+		i = idx_exact(&pc->sa_spi, spi_key(sa->dir, sa->spi));
+	} else {
+		for (uint32_t j = 0; i < 0 && j < c->nsas; j++)
+			if (c->sas[j].dir == sa->dir && c->sas[j].spi == sa->spi)
+				i = (int)j;
 	}
+	if (i >= 0)
+		return fail(pc, v, f->key, "duplicate %s SPI 0x%x (first in SA '%s' at line %u)",
+			    lg_dir_name(sa->dir), sa->spi, c->sas[i].name, c->sas[i].at.line);
 	return 0;
 }
 
@@ -1498,7 +1499,7 @@ static int policy_name(struct pc *pc, const struct field *f, const yaml_node_t *
 
 	if (name(pc, f, v, p->name) != 0)
 		return -1;
-	i = pc->indexed && pc->pol_name.mask != 0 ?
+	i = pc->indexed ?
 	    idx_name(&pc->pol_name, pc->conf->policies, sizeof(*pc->conf->policies), p->name) :
 	    policy_find(pc->conf, p->name);
 	return i < 0 ? 0 : twice(pc, f, v, p->name, pc->conf->policies[i].at);
@@ -1738,7 +1739,8 @@ static int policy_family(struct pc *pc, const struct lg_conf_policy *p, const ya
 	for (uint32_t i = 0; i < c->npolicies; i++) {
 		const struct lg_conf_policy *q;
 
-		if (pc->indexed && pc->sa_first != NULL) {
+		/* Indexed: straight to the first policy on this SA. */
+		if (pc->indexed) {
 			if (pc->sa_first[p->sa] == 0)
 				break;
 			i = pc->sa_first[p->sa] - 1;
@@ -1803,21 +1805,22 @@ static bool policies_overlap(const struct lg_conf_policy *a, const struct lg_con
 static int policy_order(struct pc *pc, const struct lg_conf_policy *p, const yaml_node_t *v)
 {
 	const struct lg_conf *c = pc->conf;
-	uint32_t chain = pc->indexed && pc->pri_head != NULL ?
-			 pc->pri_head[p->dir * 65536u + p->priority] : 0;
 	const struct lg_conf_policy *q, *first = NULL;
 
-	/* Indexed: only the chain of equal (direction, priority), newest
-	 * first; the message names the earliest overlap, as a scan would. */
-	for (uint32_t i = chain ? chain - 1 : 0; i < c->npolicies;
-	     i = chain ? (pc->pri_next[i] ? pc->pri_next[i] - 1 : UINT32_MAX) : i + 1) {
-		if (pc->indexed && pc->pri_head != NULL && chain == 0)
-			break;
-		q = &c->policies[i];
-		if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q)) {
-			first = q;
-			if (chain == 0)
-				break;
+	if (pc->indexed) {
+		/* The chain of equal (direction, priority), newest first: the
+		 * last overlap found is the earliest, as a scan names it. */
+		for (uint32_t l = pc->pri_head[p->dir * 65536u + p->priority]; l != 0;
+		     l = pc->pri_next[l - 1]) {
+			q = &c->policies[l - 1];
+			if (policies_overlap(p, q))
+				first = q;
+		}
+	} else {
+		for (uint32_t i = 0; first == NULL && i < c->npolicies; i++) {
+			q = &c->policies[i];
+			if (q->dir == p->dir && q->priority == p->priority && policies_overlap(p, q))
+				first = q;
 		}
 	}
 	if (first != NULL)
