@@ -196,27 +196,54 @@ tag_eq(const uint8_t *a, const uint8_t *b, uint32_t len)
 	return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0;
 }
 
-/* GCM IV (RFC 4106 §4): salt || the 8 bytes on the wire. */
-static inline void
-gcm_iv(uint8_t iv[12], const struct lg_esp_keys *k, const uint8_t *wire)
+union blk16 {
+	uint8_t b[16];
+	uint64_t q[2];
+};
+
+/*
+ * GCM nonce (RFC 4106 §4: salt || the 8 IV bytes on the wire, given as
+ * loaded) and AAD (§5: SPI || seq_lo, or SPI || seq_hi || seq_lo with
+ * ESN), both directions. Built in registers and stored whole: the
+ * library's wide loads then forward from one store each instead of
+ * stalling on several. Returns the AAD length.
+ */
+static inline uint64_t
+gcm_nonce(union blk16 *iv, union blk16 *ad, const struct lg_esp_keys *k, const uint8_t *spi,
+	  uint64_t wire_iv, uint64_t seq, bool esn)
 {
-	memcpy(iv, k->salt, 4);
-	memcpy(iv + 4, wire, 8);
+	uint32_t salt, s;
+
+	memcpy(&salt, k->salt, 4);
+	memcpy(&s, spi, 4);
+	iv->q[0] = salt | wire_iv << 32;
+	iv->q[1] = wire_iv >> 32;
+	if (!esn) {
+		ad->q[0] = s | (uint64_t)rte_cpu_to_be_32((uint32_t)seq) << 32;
+		return 8;
+	}
+	ad->q[0] = s | (uint64_t)rte_cpu_to_be_32((uint32_t)(seq >> 32)) << 32;
+	ad->q[1] = rte_cpu_to_be_32((uint32_t)seq);
+	return 12;
 }
 
-/* AAD (RFC 4106 §5): SPI || seq, or SPI || seq_hi || seq_lo with ESN. */
-static inline const uint8_t *
-gcm_aad(uint8_t buf[12], const uint8_t *esp, uint64_t seq, bool esn, uint64_t *len)
+/* One AES-GCM call, the key size the SA's (RFC 4106). */
+static inline void
+gcm_run(struct lg_esp_ctx *c, const struct lg_esp_keys *k, bool enc, uint8_t *data,
+	uint64_t len, const union blk16 *iv, const union blk16 *ad, uint64_t alen, uint8_t *tag)
 {
-	if (!esn) {
-		*len = 8;
-		return esp;
-	}
-	memcpy(buf, esp, 4);
-	put_be32(buf + 4, (uint32_t)(seq >> 32));
-	put_be32(buf + 8, (uint32_t)seq);
-	*len = 12;
-	return buf;
+	if (enc && k->key_len == 16)
+		IMB_AES128_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, data, data, len, iv->b, ad->b,
+				   alen, tag, 16);
+	else if (enc)
+		IMB_AES256_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, data, data, len, iv->b, ad->b,
+				   alen, tag, 16);
+	else if (k->key_len == 16)
+		IMB_AES128_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, data, data, len, iv->b, ad->b,
+				   alen, tag, 16);
+	else
+		IMB_AES256_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, data, data, len, iv->b, ad->b,
+				   alen, tag, 16);
 }
 
 static inline void
@@ -372,29 +399,14 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 		t[pad + 1] = sa->next_proto;
 		icv[i] = t + pad + 2;
 		if (k->is_gcm) {
-			/* IV and AAD built in registers and stored whole: the
-			 * library's wide loads of them then forward from one
-			 * store each instead of stalling on several. */
-			union { uint8_t b[16]; uint64_t q[2]; } iv, ad;
-			uint64_t sbe = rte_cpu_to_be_64(seq), alen = esn ? 12 : 8;
-			uint32_t salt;
+			union blk16 iv, ad;
+			uint64_t sbe = rte_cpu_to_be_64(seq);   /* the IV: RFC 4106 §3.1 */
+			/* the SPI from the template, not the copy just stored */
+			uint64_t alen = gcm_nonce(&iv, &ad, k, sa->hdr + sa->hdr_len - 4, sbe, seq,
+						  esn);
 
-			memcpy(&salt, k->salt, 4);
 			memcpy(esp + ESP_HDR, &sbe, 8);
-			iv.q[0] = salt | sbe << 32;
-			iv.q[1] = sbe >> 32;
-			if (esn) {
-				ad.q[0] = sa->spi_be | (sbe & 0xffffffffu) << 32;
-				ad.q[1] = sbe >> 32;
-			} else {
-				ad.q[0] = sa->spi_be | (sbe >> 32) << 32;
-			}
-			if (k->key_len == 16)
-				IMB_AES128_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv.b, ad.b, alen, icv[i], 16);
-			else
-				IMB_AES256_GCM_ENC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv.b, ad.b, alen, icv[i], 16);
+			gcm_run(c, k, true, esp + 16, ct, &iv, &ad, alen, icv[i]);
 			continue;
 		}
 		/* CBC: the IV slot holds a zero block that the job encrypts
@@ -458,17 +470,12 @@ lg_esp_in(struct lg_esp_ctx *c, const struct lg_sa *sa, struct rte_mbuf *mb[], u
 			seq = rte_be_to_cpu_32(s);
 		}
 		if (k->is_gcm) {
-			uint8_t iv[12], ab[12];
-			uint64_t alen;
-			const uint8_t *aad = gcm_aad(ab, esp, seq, esn, &alen);
+			union blk16 iv, ad;
+			uint64_t w, alen;
 
-			gcm_iv(iv, k, esp + ESP_HDR);
-			if (k->key_len == 16)
-				IMB_AES128_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv, aad, alen, tag[i], 16);
-			else
-				IMB_AES256_GCM_DEC(c->mgr, &k->gcm, &c->gcm_ctx, esp + 16, esp + 16,
-						   ct, iv, aad, alen, tag[i], 16);
+			memcpy(&w, esp + ESP_HDR, 8);
+			alen = gcm_nonce(&iv, &ad, k, esp, w, seq, esn);
+			gcm_run(c, k, false, esp + 16, ct, &iv, &ad, alen, tag[i]);
 			if (!tag_eq(tag[i], wire_icv, 16))
 				m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
 			continue;

@@ -268,7 +268,6 @@ direct_init(struct lg_sa *sa, const struct lg_sa_prm *p)
 		len += sizeof(u);
 	}
 	memcpy(sa->hdr + len, &spi, 4);
-	sa->spi_be = spi;
 	sa->hdr_len = (uint8_t)(len + 4);
 	sa->sqn = (p->next_seq ? p->next_seq : 1) - 1;
 	return 0;

@@ -94,7 +94,6 @@ struct lg_sa {
 	 * start — Ethernet, outer IP, [UDP], SPI — copied whole per packet */
 	struct lg_esp_keys *ek;    /* NULL: librte_ipsec runs this SA */
 	uint8_t hdr_len, l3_len;
-	uint32_t spi_be;
 	uint8_t hdr[14 + 40 + 8 + 4];
 	/* [I] hot for librte_ipsec: the worker's session, indexed by its
 	 * crypto device index */
