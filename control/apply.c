@@ -594,7 +594,7 @@ fixed_changed(const struct lg_conf *a, const struct lg_conf *b)
 struct plan {
 	uint32_t *slot;          /* [nc->nsas] */
 	struct lg_sa **fresh;    /* [nc->nsas]: new versions, NULL = kept */
-	struct lg_sa **view;     /* [gw->dp->sa_slots] */
+	struct lg_sa **view;     /* [gw->dp->sa_slots], only for a sweep */
 	struct lg_spd *spd[2];   /* NULL = unchanged */
 	struct lg_spd_entry *e[2];
 	uint32_t ne[2];
@@ -666,22 +666,18 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 
 	p->slot = calloc(nc->nsas + 1, sizeof(*p->slot));
 	p->fresh = calloc(nc->nsas + 1, sizeof(*p->fresh));
-	p->view = calloc(gw->dp->sa_slots, sizeof(*p->view));
 	p->gone = calloc(old->nsas + 1, sizeof(*p->gone));
 	p->old_of = lg_config_sa_match(nc, old);
 	new_of = lg_config_sa_match(old, nc);
-	if (p->slot == NULL || p->fresh == NULL || p->view == NULL || p->gone == NULL ||
+	if (p->slot == NULL || p->fresh == NULL || p->gone == NULL ||
 	    p->old_of == NULL || new_of == NULL) {
 		free(new_of);
 		return ERR("out of memory");
 	}
-	memcpy(p->view, dp->sa, gw->dp->sa_slots * sizeof(*p->view));
 	for (i = 0; i < old->nsas; i++) {
 		p->gone[i] = new_of[i] < 0;
-		if (p->gone[i]) {
-			p->view[gw->sa_slot[i]] = NULL;
+		if (p->gone[i])
 			res->sas_deleted++;
-		}
 	}
 	free(new_of);
 	for (i = 0; i < nc->nsas; i++) {
@@ -742,7 +738,6 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 		if (p->fresh[i] == NULL)
 			return ERR("SA '%s': cannot be created: %s", cs->name,
 				   rte_strerror(rte_errno));
-		p->view[s] = p->fresh[i];
 		if (o < 0) {
 			res->sas_added++;
 		} else {
@@ -802,6 +797,30 @@ plan_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc
 				   rte_strerror(rte_errno));
 		res->routes_changed = true;
 	}
+	return 0;
+}
+
+/*
+ * The slot array as the workers will see it once p is published. Built only
+ * for a break sweep: a congruent replace needs none, and at 100,000 slots
+ * the copy would be most of its cost.
+ */
+static int
+view_build(struct lg_gw *gw, const struct lg_conf *old, const struct lg_conf *nc,
+	   struct plan *p)
+{
+	uint32_t i;
+
+	p->view = malloc(gw->dp->sa_slots * sizeof(*p->view));
+	if (p->view == NULL)
+		return -1;
+	memcpy(p->view, gw->dp->sa, gw->dp->sa_slots * sizeof(*p->view));
+	for (i = 0; i < old->nsas; i++)
+		if (p->gone[i])
+			p->view[gw->sa_slot[i]] = NULL;
+	for (i = 0; i < nc->nsas; i++)
+		if (p->fresh[i] != NULL)
+			p->view[p->slot[i]] = p->fresh[i];
 	return 0;
 }
 
@@ -925,11 +944,17 @@ apply(struct lg_gw *gw, const struct lg_conf *old, struct lg_conf *nc, bool init
 		plan_free(&p);
 		return rc;
 	}
-	v.spd[0] = p.spd[0] != NULL ? p.spd[0] : gw->dp->spd_out;
-	v.spd[1] = p.spd[1] != NULL ? p.spd[1] : gw->dp->spd_in;
-	v.sa = p.view;
-	if (p.shape && !initial)
+	if (p.shape && !initial) {
+		if (view_build(gw, old, nc, &p) != 0) {
+			plan_undo(gw, &p, nc->nsas);
+			plan_free(&p);
+			return ERR("out of memory");
+		}
+		v.spd[0] = p.spd[0] != NULL ? p.spd[0] : gw->dp->spd_out;
+		v.spd[1] = p.spd[1] != NULL ? p.spd[1] : gw->dp->spd_in;
+		v.sa = p.view;
 		res->broken = sweep(gw, &v, res->id, false);
+	}
 	publish(gw, old, nc, &p, res->id);
 	free(gw->sa_slot);
 	gw->sa_slot = p.slot;
