@@ -388,7 +388,8 @@ def paced_load(d, rate=RATE, seconds=REPLACE_S, pct=LOAD_PCT, attempts=5):
           res["sent"] == res["received"] > 0 and not f["lost"], (res, f["lost"]))
     check("no mbuf leaked", f["leaked"] == 0)
     return dict(max_pps=res["max_pps"], paced_pps=res["paced_pps"], replaces=n, rate=f["rate"],
-                median_us=f["median_us"], p99_us=f["p99_us"], worst_us=f["worst_us"])
+                median_us=f["median_us"], p99_us=f["p99_us"], worst_us=f["worst_us"],
+                sent=res["sent"], lost=res["sent"] - res["received"] + sum(f["lost"].values()))
 
 
 def main():
