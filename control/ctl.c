@@ -129,6 +129,7 @@ latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_k
 	uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
 	uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
 	const char *sa = lg_gw_slot_name(gw, l->sa_slot);
+	const struct lg_latch_cold *c = &gw->dp->latch->cold[pos];
 	char peer[LG_JSON_STR_MAX(LG_ID_MAX)];
 
 	lg_json_escape(peer, sizeof(peer), lg_gw_ident_name(gw, l->ident));
@@ -140,8 +141,8 @@ latch_json(FILE *f, const struct lg_gw *gw, uint32_t pos, const struct lg_flow_k
 		"\"pset_in\":%u,\"age_s\":%.1f,\"idle_s\":%.1f,\"drops\":%" PRIu64 "}", pos,
 		lg_latch_state_name(st), k->proto, a, ntohs(k->port_lo),
 		b, ntohs(k->port_hi), sa, peer, l->pset[0], l->pset[1],
-		(double)(now - l->created_tsc) / (double)hz, (double)(now - l->last_tsc) / (double)hz,
-		__atomic_load_n(&l->drops, __ATOMIC_RELAXED));
+		(double)(now - c->created_tsc) / (double)hz, (double)(now - l->last_tsc) / (double)hz,
+		__atomic_load_n(&c->drops, __ATOMIC_RELAXED));
 }
 
 /* {"op":"latches","limit":N}: the first N live latches (default 1000). */

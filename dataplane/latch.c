@@ -3,44 +3,176 @@
 #include <string.h>
 
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_random.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "latch.h"
 
-/* rte_hash with MULTI_WRITER_ADD keeps up to this many free slots per
- * lcore cache, so positions can exceed the requested capacity by it. */
-#define HASH_LCORE_CACHE 64
+/* Tag values that no key has (a key's tag is 1..TAG_MAX). */
+#define TAG_FREE     0
+#define TAG_DEAD     0xfffe       /* deleted, waiting for its grace period */
+#define TAG_RESERVED 0xffff       /* claimed, being filled */
+#define TAG_MAX      0xfffd
+
+/* Where a key may live: its two buckets and its tag. */
+struct where {
+	uint32_t b[2];
+	uint16_t tag;
+};
+
+/*
+ * A keyed hash of the key's five words (NH, the UMAC inner hash: almost
+ * universal, so without the table's random key nobody can choose flows
+ * that share buckets), then a 64-bit finaliser (MurmurHash3's fmix64) so
+ * that every output bit depends on every input bit. Five multiplies.
+ */
+static inline uint64_t
+flow_hash(const struct lg_latch_table *t, const struct lg_flow_key *k)
+{
+	uint64_t w[5], h = 0;
+	uint32_t i;
+
+	memcpy(w, k, sizeof(w));
+	for (i = 0; i < 5; i++)
+		h += (uint64_t)(uint32_t)((uint32_t)w[i] + (uint32_t)t->seed[i]) *
+		     (uint32_t)((uint32_t)(w[i] >> 32) + (uint32_t)(t->seed[i] >> 32));
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+/* Buckets from the top bits of each half (multiply-shift: any bucket
+ * count), the tag from the low bits of the low half. */
+static inline void
+where_of(const struct lg_latch_table *t, const struct lg_flow_key *k, struct where *w)
+{
+	uint64_t h = flow_hash(t, k);
+	uint32_t tag = (uint16_t)h;
+
+	w->b[0] = (uint32_t)(((h & 0xffffffffu) * t->nbuckets) >> 32);
+	w->b[1] = (uint32_t)(((h >> 32) * t->nbuckets) >> 32);
+	if (w->b[1] == w->b[0])
+		w->b[1] = w->b[0] + 1 == t->nbuckets ? 0 : w->b[0] + 1;
+	w->tag = (uint16_t)(tag == TAG_FREE ? 1 : tag > TAG_MAX ? TAG_MAX : tag);
+}
+
+/* Bit i set: slot i of the bucket holds tag. Tags change under us only
+ * by whole aligned 16-bit stores: each lane reads old or new. */
+static inline uint32_t
+tag_match(const uint16_t *bucket, uint16_t tag)
+{
+#ifdef __SSE2__
+	__m128i v = _mm_set1_epi16((short)tag);
+	__m128i a = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)bucket), v);
+	__m128i b = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)bucket + 1), v);
+
+	return (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(a, b));
+#else
+	uint32_t i, m = 0;
+
+	for (i = 0; i < LG_LATCH_BUCKET; i++)
+		m |= (uint32_t)(__atomic_load_n(&bucket[i], __ATOMIC_RELAXED) == tag) << i;
+	return m;
+#endif
+}
+
+static inline const uint16_t *
+bucket_tags(const struct lg_latch_table *t, uint32_t b)
+{
+	return t->tag + (size_t)b * LG_LATCH_BUCKET;
+}
+
+static inline bool
+key_eq(const struct lg_latch_table *t, uint32_t s, const struct lg_flow_key *k)
+{
+	const struct lg_latch *e = &t->e[s];
+	uint64_t kw;
+	uint32_t lo4, hi4;
+
+	memcpy(&kw, k, sizeof(kw));
+	memcpy(&lo4, k->lo, sizeof(lo4));
+	memcpy(&hi4, k->hi, sizeof(hi4));
+	if (e->kw != kw || e->lo4 != lo4 || e->hi4 != hi4)
+		return false;
+	return k->af != 6 || memcmp(&t->cold[s].key, k, sizeof(*k)) == 0;
+}
+
+/* The slot of k among the candidates m (bits 0-15: bucket b[0], 16-31: b[1]), or -1. */
+static inline int32_t
+match(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct where *w,
+      uint32_t m)
+{
+	while (m != 0) {
+		uint32_t bit = (uint32_t)__builtin_ctz(m);
+		uint32_t s = w->b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
+
+		if (key_eq(t, s, k))
+			return (int32_t)s;
+		m &= m - 1;
+	}
+	return -1;
+}
+
+static inline int32_t
+find(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct where *w)
+{
+	uint32_t m = tag_match(bucket_tags(t, w->b[0]), w->tag) |
+		     tag_match(bucket_tags(t, w->b[1]), w->tag) << 16;
+
+	/* acquire: pairs with the creator's release store of the tag. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return match(t, k, w, m);
+}
 
 struct lg_latch_table *
 lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *qs,
 		      int socket)
 {
-	struct rte_hash_parameters prm = {
-		.name = name, .entries = capacity, .key_len = sizeof(struct lg_flow_key),
-		.hash_func = rte_hash_crc, .socket_id = socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD,
-	};
 	struct lg_latch_table *t;
+	uint64_t nb;
+	uint32_t i;
 
+	/* A quarter spare: with two choices no bucket fills below capacity
+	 * (simulated to 1 M flows: the fullest bucket held 15 of 16). */
+	nb = ((uint64_t)capacity * 5 / 4 + LG_LATCH_BUCKET - 1) / LG_LATCH_BUCKET;
+	if (nb < 2)
+		nb = 2;
+	if (capacity == 0 || nb * LG_LATCH_BUCKET > INT32_MAX) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
 	t = rte_zmalloc_socket(name, sizeof(*t), RTE_CACHE_LINE_SIZE, socket);
 	if (t == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
 	}
 	t->capacity = capacity;
-	t->slots = capacity + RTE_MAX_LCORE * HASH_LCORE_CACHE + 1;
+	t->nbuckets = (uint32_t)nb;
+	t->slots = (uint32_t)nb * LG_LATCH_BUCKET;
 	t->qs = qs;
-	t->h = rte_hash_create(&prm);
+	for (i = 0; i < RTE_DIM(t->seed); i++)
+		t->seed[i] = rte_rand();
 	t->e = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->e[0]),
 				  RTE_CACHE_LINE_SIZE, socket);
+	t->cold = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->cold[0]), 0, socket);
+	t->tag = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->tag[0]),
+				    RTE_CACHE_LINE_SIZE, socket);
+	t->lock = rte_zmalloc_socket(name, LG_LATCH_LOCKS * sizeof(t->lock[0]),
+				     RTE_CACHE_LINE_SIZE, socket);
 	t->pend = rte_malloc_socket(name, (size_t)t->slots * sizeof(t->pend[0]), 0, socket);
-	if (t->h == NULL || t->e == NULL || t->pend == NULL)
+	if (t->e == NULL || t->cold == NULL || t->tag == NULL || t->lock == NULL ||
+	    t->pend == NULL)
 		goto fail;
+	for (i = 0; i < LG_LATCH_LOCKS; i++)
+		rte_spinlock_init(&t->lock[i]);
 	return t;
 fail:
 	lg_latch_table_free(t);
@@ -53,8 +185,10 @@ lg_latch_table_free(struct lg_latch_table *t)
 {
 	if (t == NULL)
 		return;
-	rte_hash_free(t->h);
 	rte_free(t->e);
+	rte_free(t->cold);
+	rte_free(t->tag);
+	rte_free(t->lock);
 	rte_free(t->pend);
 	rte_free(t);
 }
@@ -103,24 +237,38 @@ lg_flow_key_make(struct lg_flow_key *fk, const union lg_key *k, bool is6, bool *
 	fk->port_hi = *rev ? sp : dp;
 }
 
+/*
+ * Three passes over the burst, so that each level's misses overlap: hash
+ * and prefetch both tag buckets; compare tags and prefetch the first
+ * candidate's entry; compare keys.
+ */
 uint64_t
 lg_latch_lookup_bulk(const struct lg_latch_table *t, const struct lg_flow_key *keys[],
 		     uint32_t n, int32_t pos[])
 {
+	struct where w[64];
+	uint32_t m[64], i;
 	uint64_t hit = 0;
-	uint32_t i;
 
-	if (n == 0)
-		return 0;
-	if (rte_hash_lookup_bulk(t->h, (const void **)keys, n, pos) != 0)
-		return 0;
-	/* The caller reads every hit's entry next: start all the misses now
-	 * rather than one at a time. */
 	for (i = 0; i < n; i++) {
-		if (pos[i] >= 0) {
-			rte_prefetch0(&t->e[pos[i]]);
-			hit |= 1ull << i;
+		where_of(t, keys[i], &w[i]);
+		rte_prefetch0(bucket_tags(t, w[i].b[0]));
+		rte_prefetch0(bucket_tags(t, w[i].b[1]));
+	}
+	for (i = 0; i < n; i++) {
+		m[i] = tag_match(bucket_tags(t, w[i].b[0]), w[i].tag) |
+		       tag_match(bucket_tags(t, w[i].b[1]), w[i].tag) << 16;
+		if (m[i] != 0) {
+			uint32_t bit = (uint32_t)__builtin_ctz(m[i]);
+
+			rte_prefetch0(&t->e[w[i].b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15)]);
 		}
+	}
+	/* acquire: pairs with the creator's release store of the tag. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		pos[i] = m[i] != 0 ? match(t, keys[i], &w[i], m[i]) : -1;
+		hit |= (uint64_t)(pos[i] >= 0) << i;
 	}
 	return hit;
 }
@@ -136,38 +284,99 @@ lg_latch_state_wait(const struct lg_latch_table *t, uint32_t pos)
 	return s;
 }
 
-int32_t
-lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
-		const struct lg_latch_init *init, bool *won)
+/* Claim a free slot in the emptier of w's buckets (CAS of its tag: a
+ * creator of another key may race us for it). -1: both are full. */
+static int32_t
+claim(struct lg_latch_table *t, const struct where *w)
 {
-	struct lg_latch *l;
-	uint32_t cur = LG_LATCH_FREE;
-	int32_t pos;
+	for (;;) {
+		uint32_t f0 = tag_match(bucket_tags(t, w->b[0]), TAG_FREE);
+		uint32_t f1 = tag_match(bucket_tags(t, w->b[1]), TAG_FREE);
+		uint32_t b = __builtin_popcount(f1) > __builtin_popcount(f0);
+		uint32_t f = b ? f1 : f0, s;
+		uint16_t free_tag = TAG_FREE;
 
-	*won = false;
-	pos = rte_hash_add_key(t->h, k);
-	if (pos < 0)
-		return pos;                   /* -ENOSPC: the table is full */
-	l = &t->e[pos];
-	/* A fresh slot is FREE; a CLOSED latch of the same 5-tuple that the
-	 * control thread has not removed yet is reborn as a new latch. */
-	if (!__atomic_compare_exchange_n(&l->state, &cur, LG_LATCH_INIT, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) &&
-	    (cur != LG_LATCH_CLOSED ||
-	     !__atomic_compare_exchange_n(&l->state, &cur, LG_LATCH_INIT, false,
-					  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-		return pos;                   /* another worker's latch */
+		if (f == 0)
+			return -1;
+		s = w->b[b] * LG_LATCH_BUCKET + (uint32_t)__builtin_ctz(f);
+		/* acquire: pairs with lg_latch_reclaim's release of the slot,
+		 * whose zeroing must not land on what we write next. */
+		if (__atomic_compare_exchange_n(&t->tag[s], &free_tag, TAG_RESERVED, false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return (int32_t)s;
+	}
+}
+
+static void
+fill(struct lg_latch_table *t, uint32_t s, const struct lg_latch_init *init)
+{
+	struct lg_latch *l = &t->e[s];
+
 	l->ident = init->ident;
 	l->pset[0] = init->pset[0];
 	l->pset[1] = init->pset[1];
 	l->sa_slot = init->sa_slot;
 	l->flags = init->flags;
-	l->created_tsc = l->last_tsc = init->now_tsc;
-	l->drops = 0;
-	/* spd_cache: zero in a fresh slot (never a valid tag); a reborn
-	 * CLOSED latch has the same 5-tuple, so its results still hold. */
+	l->last_tsc = init->now_tsc;
+	t->cold[s].created_tsc = init->now_tsc;
+	t->cold[s].drops = 0;
+}
+
+/* A CLOSED latch of the same 5-tuple that the control thread has not
+ * removed yet is reborn as a new latch; any other state is another
+ * worker's latch. spd_cache stays: the same 5-tuple, the same results. */
+static int32_t
+revive(struct lg_latch_table *t, int32_t pos, const struct lg_latch_init *init, bool *won)
+{
+	struct lg_latch *l = &t->e[pos];
+	uint32_t cur = LG_LATCH_CLOSED;
+
+	if (!__atomic_compare_exchange_n(&l->state, &cur, LG_LATCH_INIT, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return pos;
+	fill(t, (uint32_t)pos, init);
 	/* release: pairs with the acquire in lg_latch_state(). */
 	__atomic_store_n(&l->state, init->state, __ATOMIC_RELEASE);
+	*won = true;
+	return pos;
+}
+
+int32_t
+lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
+		const struct lg_latch_init *init, bool *won)
+{
+	rte_spinlock_t *lock;
+	struct lg_latch *l;
+	struct where w;
+	int32_t pos;
+
+	*won = false;
+	where_of(t, k, &w);
+	lock = &t->lock[w.b[0] % LG_LATCH_LOCKS];
+	/* Every creator of this key takes this lock: the one that finds no
+	 * latch under it makes the only one (item 4). */
+	rte_spinlock_lock(lock);
+	pos = find(t, k, &w);
+	if (pos >= 0) {
+		rte_spinlock_unlock(lock);
+		return revive(t, pos, init, won);
+	}
+	if (__atomic_fetch_add(&t->live, 1, __ATOMIC_RELAXED) >= t->capacity ||
+	    (pos = claim(t, &w)) < 0) {
+		__atomic_fetch_sub(&t->live, 1, __ATOMIC_RELAXED);
+		rte_spinlock_unlock(lock);
+		return -ENOSPC;                   /* the table is full: fail closed */
+	}
+	l = &t->e[pos];
+	memcpy(&l->kw, k, sizeof(l->kw));
+	memcpy(&l->lo4, k->lo, sizeof(l->lo4));
+	memcpy(&l->hi4, k->hi, sizeof(l->hi4));
+	t->cold[pos].key = *k;
+	fill(t, (uint32_t)pos, init);
+	__atomic_store_n(&l->state, init->state, __ATOMIC_RELAXED);
+	/* release: the entry is complete before any lookup can find it. */
+	__atomic_store_n(&t->tag[pos], w.tag, __ATOMIC_RELEASE);
+	rte_spinlock_unlock(lock);
 	*won = true;
 	return pos;
 }
@@ -181,18 +390,20 @@ lg_latch_delete(struct lg_latch_table *t, const struct lg_flow_key *k)
 int
 lg_latch_remove(struct lg_latch_table *t, const struct lg_flow_key *k, uint32_t from)
 {
-	int32_t pos = rte_hash_lookup(t->h, k);
+	struct where w;
+	int32_t pos;
 
+	where_of(t, k, &w);
+	pos = find(t, k, &w);
 	if (pos < 0)
 		return -ENOENT;
 	/* From the state the caller saw, straight to DELETING: a packet that
 	 * would revive a CLOSED latch meanwhile loses this CAS or the next. */
 	if (!lg_latch_transition(&t->e[pos], from, LG_LATCH_DELETING))
 		return -EBUSY;
-	if (rte_hash_del_key(t->h, k) < 0)
-		return -ENOENT;
-	/* Readers that found the key before it went may still use the entry:
-	 * its slot waits for them (phase two, lg_latch_reclaim). */
+	/* New lookups miss it from here; readers that found it before may
+	 * still use the entry: its slot waits for them (lg_latch_reclaim). */
+	__atomic_store_n(&t->tag[pos], TAG_DEAD, __ATOMIC_RELAXED);
 	t->pend[(t->pend_head + t->pend_n) % t->slots] = (struct lg_latch_pending){
 		.token = t->qs != NULL ? rte_rcu_qsbr_start(t->qs) : 0, .pos = (uint32_t)pos,
 	};
@@ -211,7 +422,10 @@ lg_latch_reclaim(struct lg_latch_table *t)
 		if (t->qs != NULL && rte_rcu_qsbr_check(t->qs, p->token, false) != 1)
 			break;
 		memset(&t->e[p->pos], 0, sizeof(t->e[0]));
-		rte_hash_free_key_with_position(t->h, (int32_t)p->pos);
+		memset(&t->cold[p->pos], 0, sizeof(t->cold[0]));
+		/* release: pairs with claim()'s acquire. */
+		__atomic_store_n(&t->tag[p->pos], TAG_FREE, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&t->live, 1, __ATOMIC_RELAXED);
 		t->pend_head = (t->pend_head + 1) % t->slots;
 		t->pend_n--;
 		n++;
@@ -222,11 +436,11 @@ lg_latch_reclaim(struct lg_latch_table *t)
 int
 lg_latch_key(const struct lg_latch_table *t, uint32_t pos, struct lg_flow_key *k)
 {
-	void *kp;
+	uint16_t tag = __atomic_load_n(&t->tag[pos], __ATOMIC_ACQUIRE);
 
-	if (rte_hash_get_key_with_position(t->h, (int32_t)pos, &kp) != 0)
+	if (tag == TAG_FREE || tag > TAG_MAX)
 		return -ENOENT;
-	memcpy(k, kp, sizeof(*k));
+	*k = t->cold[pos].key;
 	return 0;
 }
 

@@ -7,20 +7,34 @@
  * per bidirectional flow, keyed by the normalised inner 5-tuple, holding the
  * id of the parameter set the flow was latched to.
  *
- * Built on rte_hash with RW_CONCURRENCY_LF and MULTI_WRITER_ADD: workers
- * look up in bulk and add concurrently; the key's position in the hash is
- * the index of its entry in a preallocated hugepage array, so there is no
- * allocator of our own. Deletion is two-phase: the control thread deletes
- * the key (RW_CONCURRENCY_LF keeps its slot), queues the position with a
- * QSBR token, and lg_latch_reclaim() zeroes the entry and frees the slot
- * once every reader has passed a quiescent point since.
+ * Our own table rather than rte_hash (which it replaced; bench_latch times
+ * both): a packet's lookup reads one 64-byte line, the entry, which holds
+ * the IPv4 key inline next to what the worker needs (state, identity,
+ * parameter sets, flow cache). rte_hash reads a bucket, a key-store line
+ * and then the entry: three misses per packet once the table outgrows the
+ * caches. Layout: slots in buckets of LG_LATCH_BUCKET; a key lives in one
+ * of two buckets chosen by a keyed hash (two choices: the fuller bucket is
+ * never taken, so buckets do not overflow below the capacity); a parallel
+ * array of 16-bit tags (2 bytes a slot, small enough to stay cached) is
+ * compared 16 at a time before any entry is read. Entries never move.
+ *
+ * Concurrency. Readers (workers, control) are lock-free. Creation is
+ * serialised per key by a spinlock striped by the key's first bucket (the
+ * first packet of a flow only: two workers creating the same flow must
+ * make one latch, item 4); a creator claims a free slot by CAS of its tag
+ * (0 -> RESERVED), fills the entry and publishes it with a release store of
+ * the tag. Deletion is two-phase: the control thread (the only deleter)
+ * CASes the state to DELETING and sets the tag to DEAD (new lookups miss
+ * it), queues the slot with a QSBR token, and lg_latch_reclaim() zeroes
+ * the entry and frees the tag once every reader has passed a quiescent
+ * point since.
  *
  * Entry state is the only field written after creation by more than one
  * thread: a CAS decides each transition, so exactly one thread observes it
- * and raises its notification. A new entry is FREE (zeroed); its creator
- * CASes FREE -> INIT, fills the fields and publishes the final state with a
- * release store; readers that see FREE or INIT wait for that store (it is a
- * few instructions away on another worker).
+ * and raises its notification. A CLOSED latch found again by its flow is
+ * reborn by CAS CLOSED -> INIT, refilled, and published by a release store
+ * of the state; readers that see INIT wait for that store (it is a few
+ * instructions away on another worker).
  *
  * Fields: [I] immutable once published, [A] atomic, [W] written by any
  * worker with relaxed stores (counters, last-seen).
@@ -29,8 +43,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <rte_branch_prediction.h>
-#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_spinlock.h>
 
 #include "pkt.h"
 
@@ -68,19 +82,29 @@ static_assert(sizeof(struct lg_flow_key) == 40, "flow key layout");
  * congruent SA is invisible.
  */
 struct lg_latch {
+	/* The key as lookups compare it: lg_flow_key's first word (af, proto,
+	 * ports) and the first 4 bytes of each address (IPv4: all of it; an
+	 * IPv6 key is compared whole in lg_latch_cold too). */
+	uint64_t kw;              /* [I] */
+	uint32_t lo4, hi4;        /* [I] */
 	uint32_t state;           /* [A] enum lg_latch_state, CAS */
 	uint32_t ident;           /* [I] interned peer identity */
 	uint32_t pset[2];         /* [A] out, in: interned parameter sets, 0 = not yet */
 	uint32_t sa_slot;         /* [I] SA the flow was latched on */
 	uint32_t flags;           /* [A] e.g. FIN seen per direction */
-	uint64_t created_tsc;     /* [I] */
-	uint64_t last_tsc;        /* [W] */
 	/* [W] out, in: the flow cache, the SPD result of this flow's packets
 	 * tagged with the SPD's generation (worker.c, spd_stage) */
 	uint64_t spd_cache[2];
-	uint64_t drops;           /* [W] while BROKEN */
+	uint64_t last_tsc;        /* [W] */
 } __rte_cache_aligned;
 static_assert(sizeof(struct lg_latch) == 64, "one cache line per latch");
+
+/* What a packet does not read: beside the entry, same index. */
+struct lg_latch_cold {
+	struct lg_flow_key key;   /* [I] the whole key (IPv6 compares, listings) */
+	uint64_t created_tsc;     /* [I] */
+	uint64_t drops;           /* [W] while BROKEN */
+};
 
 /* lg_latch.flags */
 #define LG_LATCH_FIN_OUT 0x1u     /* TCP FIN seen outbound */
@@ -102,11 +126,19 @@ struct lg_latch_pending {
 	uint32_t pos;
 };
 
+#define LG_LATCH_BUCKET 16        /* slots per bucket: 16 tags = 32 bytes */
+#define LG_LATCH_LOCKS 1024       /* creation lock stripes */
+
 struct lg_latch_table {
-	struct rte_hash *h;
-	struct lg_latch *e;       /* [slots], indexed by key position */
+	struct lg_latch *e;       /* [slots] */
+	struct lg_latch_cold *cold; /* [slots] */
+	uint16_t *tag;            /* [A] [slots]: 0 free, RESERVED, DEAD, or the key's tag */
+	uint32_t nbuckets;        /* slots / LG_LATCH_BUCKET */
 	uint32_t capacity;        /* flows */
-	uint32_t slots;           /* >= every position rte_hash returns */
+	uint32_t slots;           /* every position is < slots */
+	uint32_t live;            /* [A] created and not yet reclaimed (<= capacity) */
+	uint64_t seed[5];         /* [I] the hash key, random per table */
+	rte_spinlock_t *lock;     /* [LG_LATCH_LOCKS]: creation, by first bucket */
 	struct rte_rcu_qsbr *qs;  /* NULL: no reader runs concurrently (tests) */
 	/* [C] deleted, waiting for the grace period: a FIFO, tokens ascend */
 	struct lg_latch_pending *pend;
@@ -162,7 +194,8 @@ lg_flow_key_make4(struct lg_flow_key *fk, const struct lg_key4 *k, bool *rev)
 	w[4] = 0;
 	memcpy(fk, w, sizeof(w));
 }
-/* pos[i] = entry index or -1. Returns the hit mask. n <= 64. */
+/* pos[i] = entry index or -1. Returns the hit mask. n <= 64. Each hit's
+ * entry line has been read (the key compare), so reading it next is a hit. */
 uint64_t lg_latch_lookup_bulk(const struct lg_latch_table *t,
 			      const struct lg_flow_key *keys[], uint32_t n, int32_t pos[]);
 /*

@@ -238,7 +238,7 @@ latch_check(struct lg_worker *w, struct lg_latch *l, uint32_t state,
 	 * the latch (item 20): anyone can forge it. Outbound, BYPASS of a
 	 * latched flow means the SPD changed under it: break (item 17). */
 	if (sa == NULL && dir == 1) {
-		__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&w->dp->latch->cold[pos].drops, 1, __ATOMIC_RELAXED);
 		return LG_DROP_LATCH_GOT_CLEAR;
 	}
 	if (sa == NULL) {
@@ -273,7 +273,7 @@ brk:
 		raise_event(w, l, k, pos, LG_LATCH_ESTABLISHED, LG_LATCH_BROKEN, reason, dir, sa);
 	}
 drop:
-	__atomic_fetch_add(&l->drops, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&w->dp->latch->cold[pos].drops, 1, __ATOMIC_RELAXED);
 	return why;
 }
 

@@ -685,7 +685,8 @@ def report(rows, latch, tsc, args, date=None, rekey=None):
                  " (lcore 0, shared with the control thread), not from a capture. At %d flows a"
                  " packet costs %.0f cycles latched and %.0f unlatched, against %.0f for one"
                  " flow: latching costs %.0f cycles there (the table no longer fits in the"
-                 " caches: bucket, key and entry lines per lookup), the rest is the flows"
+                 " caches: a tag line per candidate bucket and the entry line per lookup,"
+                 " the entry written back), the rest is the flows"
                  " themselves (flow cache misses in the SPD stage, the routing of cold"
                  " headers)." % (big, b_on, b_off, one, b_on - b_off))
     sa1 = pick(rows, group="sas", dir="outbound", suite="aes128gcm", size="64", sas=1000)
@@ -710,8 +711,10 @@ def report(rows, latch, tsc, args, date=None, rekey=None):
              " keeps lanes waiting for its longest job; crypto-perf measures each size alone.")
     if latch:
         L.append("\n## Latch table microbenchmark\n")
-        L.append("`test/bench/bench_latch`: bulk lookups of 32 random present keys, latch"
-                 " table (lookup + entry state) against a plain `rte_hash` with"
+        L.append("`test/bench/bench_latch`: bulk lookups of 32 random present keys, each"
+                 " built in a burst buffer as a worker builds it from headers; the latch"
+                 " table (our own: the entry line holds an IPv4 key, 16-bit tags filter"
+                 " first; lookup + entry state) against a plain `rte_hash` with"
                  " RW_CONCURRENCY_LF (lookup_bulk_data + the record it points at).\n")
         L.append("| entries | latch M lookups/s | rte_hash M lookups/s | latch cycles |"
                  " rte_hash cycles | ratio |")

@@ -182,7 +182,54 @@ test_full_table_fails_closed(void)
 		CU_ASSERT_TRUE(rc < 0 || (uint32_t)rc < t->slots);
 	}
 	CU_ASSERT_EQUAL(rc, -ENOSPC);
-	CU_ASSERT_TRUE(made >= CAP);
+	CU_ASSERT_EQUAL(made, CAP);
+	lg_latch_table_free(t);
+}
+
+/*
+ * The entry holds an IPv6 key's first 4 bytes of each address only: flows
+ * that agree there (and in ports) are told apart by the whole key. With
+ * the hash key zeroed, NH multiplies address bytes 8-11 by 12-15, so flows
+ * that differ only in bytes 12-15 (8-11 zero) hash alike: same buckets,
+ * same tag. 32 of them fill both buckets, each found at its own position;
+ * a 33rd fails closed (both buckets full, far below capacity).
+ */
+static void
+test_ipv6_keys_compared_whole(void)
+{
+	enum { N = 2 * LG_LATCH_BUCKET };
+	struct lg_latch_table *t = lg_latch_table_create("t_v6", 1024, NULL, SOCKET_ID_ANY);
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .ident = 5 };
+	struct lg_flow_key k[N + 1];
+	const struct lg_flow_key *kp[N];
+	int32_t made[N], pos[N];
+	uint32_t i, found = 0;
+	bool won;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	memset(t->seed, 0, sizeof(t->seed));
+	for (i = 0; i <= N; i++) {
+		memset(&k[i], 0, sizeof(k[i]));
+		k[i].af = 6;
+		k[i].proto = IPPROTO_TCP;
+		k[i].port_lo = htons(443);
+		k[i].port_hi = htons(50000);
+		inet_pton(AF_INET6, "2001:db8::1", k[i].lo);
+		inet_pton(AF_INET6, "2001:db8:ffff::2", k[i].hi);
+		k[i].lo[13] = (uint8_t)(i + 1);
+	}
+	for (i = 0; i < N; i++) {
+		made[i] = lg_latch_create(t, &k[i], &in, &won);
+		CU_ASSERT_TRUE(made[i] >= 0 && won);
+		kp[i] = &k[i];
+	}
+	CU_ASSERT_EQUAL(lg_latch_lookup_bulk(t, kp, N, pos), (1ull << N) - 1);
+	for (i = 0; i < N; i++)
+		found += pos[i] == made[i];
+	CU_ASSERT_EQUAL(found, N);
+	kp[0] = &k[N];                       /* the same pattern, never added */
+	CU_ASSERT_EQUAL(lg_latch_lookup_bulk(t, kp, 1, pos), 0);
+	CU_ASSERT_EQUAL(lg_latch_create(t, &k[N], &in, &won), -ENOSPC);
 	lg_latch_table_free(t);
 }
 
@@ -378,6 +425,7 @@ main(int argc, char **argv)
 		{ "latch: ICMP echo pairs by identifier", test_icmp_echo_pairs_by_identifier },
 		{ "latch: first writer wins (item 4)", test_first_writer_wins },
 		{ "latch: a full table fails closed (item 8)", test_full_table_fails_closed },
+		{ "latch: IPv6 keys are compared whole", test_ipv6_keys_compared_whole },
 		{ "latch: delete after a grace period (item 25)", test_delete_after_grace_period },
 		{ "latch: concurrent create, lookup, break against a locked map (items 4, 22)",
 		  test_concurrent_create_lookup_break },
