@@ -33,15 +33,21 @@ struct where {
  * that every output bit depends on every input bit. Five multiplies.
  */
 static inline uint64_t
+nh(uint64_t w, uint64_t seed)
+{
+	return (uint64_t)(uint32_t)((uint32_t)w + (uint32_t)seed) *
+	       (uint32_t)((uint32_t)(w >> 32) + (uint32_t)(seed >> 32));
+}
+
+static inline uint64_t
 flow_hash(const struct lg_latch_table *t, const struct lg_flow_key *k)
 {
-	uint64_t w[5], h = 0;
-	uint32_t i;
+	uint64_t w[5], h;
 
 	memcpy(w, k, sizeof(w));
-	for (i = 0; i < 5; i++)
-		h += (uint64_t)(uint32_t)((uint32_t)w[i] + (uint32_t)t->seed[i]) *
-		     (uint32_t)((uint32_t)(w[i] >> 32) + (uint32_t)(t->seed[i] >> 32));
+	h = nh(w[0], t->seed[0]) + nh(w[1], t->seed[1]) + nh(w[3], t->seed[3]);
+	/* An IPv4 key's words 2 and 4 are zero: their terms are a constant. */
+	h += k->af == 4 ? t->nh_zero : nh(w[2], t->seed[2]) + nh(w[4], t->seed[4]);
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -160,6 +166,7 @@ lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *
 	t->qs = qs;
 	for (i = 0; i < RTE_DIM(t->seed); i++)
 		t->seed[i] = rte_rand();
+	t->nh_zero = nh(0, t->seed[2]) + nh(0, t->seed[4]);
 	t->e = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->e[0]),
 				  RTE_CACHE_LINE_SIZE, socket);
 	t->cold = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->cold[0]), 0, socket);

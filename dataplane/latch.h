@@ -138,6 +138,7 @@ struct lg_latch_table {
 	uint32_t slots;           /* every position is < slots */
 	uint32_t live;            /* [A] created and not yet reclaimed (<= capacity) */
 	uint64_t seed[5];         /* [I] the hash key, random per table */
+	uint64_t nh_zero;         /* [I] its terms for two zero words (IPv4 keys) */
 	rte_spinlock_t *lock;     /* [LG_LATCH_LOCKS]: creation, by first bucket */
 	struct rte_rcu_qsbr *qs;  /* NULL: no reader runs concurrently (tests) */
 	/* [C] deleted, waiting for the grace period: a FIFO, tokens ascend */
