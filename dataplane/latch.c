@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -30,7 +31,7 @@ struct where {
  * A keyed hash of the key's five words (NH, the UMAC inner hash: almost
  * universal, so without the table's random key nobody can choose flows
  * that share buckets), then a 64-bit finaliser (MurmurHash3's fmix64) so
- * that every output bit depends on every input bit. Five multiplies.
+ * that every output bit depends on every input bit.
  */
 static inline uint64_t
 nh(uint64_t w, uint64_t seed)
@@ -56,12 +57,15 @@ flow_hash(const struct lg_latch_table *t, const struct lg_flow_key *k)
 }
 
 /* Buckets from the top bits of each half (multiply-shift: any bucket
- * count), the tag from the low bits of the low half. */
+ * count), the tag from the low bits of the high half: the first bucket
+ * does not depend on them at all, the second only in a table of over
+ * 65,536 buckets, and then on a few (keys of one bucket would share those
+ * tag bits; it costs a rare extra entry read, not a miss). */
 static inline void
 where_of(const struct lg_latch_table *t, const struct lg_flow_key *k, struct where *w)
 {
 	uint64_t h = flow_hash(t, k);
-	uint32_t tag = (uint16_t)h;
+	uint32_t tag = (uint16_t)(h >> 32);
 
 	w->b[0] = (uint32_t)(((h & 0xffffffffu) * t->nbuckets) >> 32);
 	w->b[1] = (uint32_t)(((h >> 32) * t->nbuckets) >> 32);
@@ -111,7 +115,13 @@ key_eq(const struct lg_latch_table *t, uint32_t s, const struct lg_flow_key *k)
 	return k->af != 6 || memcmp(&t->cold[s].key, k, sizeof(*k)) == 0;
 }
 
-/* The slot of k among the candidates m (bits 0-15: bucket b[0], 16-31: b[1]), or -1. */
+/*
+ * The slot of k among the candidates m (bits 0-15: bucket b[0], 16-31:
+ * b[1]), or -1. The tags were compared with vector loads; the candidate's
+ * tag is read again with acquire, which pairs with the creator's release
+ * store and orders the entry's reads after it (a plain load on x86, where
+ * the line is in the cache already).
+ */
 static inline int32_t
 match(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct where *w,
       uint32_t m)
@@ -120,7 +130,7 @@ match(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct 
 		uint32_t bit = (uint32_t)__builtin_ctz(m);
 		uint32_t s = w->b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
 
-		if (key_eq(t, s, k))
+		if (__atomic_load_n(&t->tag[s], __ATOMIC_ACQUIRE) == w->tag && key_eq(t, s, k))
 			return (int32_t)s;
 		m &= m - 1;
 	}
@@ -133,8 +143,6 @@ find(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct w
 	uint32_t m = tag_match(bucket_tags(t, w->b[0]), w->tag) |
 		     tag_match(bucket_tags(t, w->b[1]), w->tag) << 16;
 
-	/* acquire: pairs with the creator's release store of the tag. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return match(t, k, w, m);
 }
 
@@ -146,8 +154,8 @@ lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *
 	uint64_t nb;
 	uint32_t i;
 
-	/* A quarter spare: with two choices no bucket fills below capacity
-	 * (simulated to 1 M flows: the fullest bucket held 15 of 16). */
+	/* A quarter spare: filled to capacity with two choices, no bucket
+	 * filled (simulated to 1 M flows: the fullest held 15 of 16). */
 	nb = ((uint64_t)capacity * 5 / 4 + LG_LATCH_BUCKET - 1) / LG_LATCH_BUCKET;
 	if (nb < 2)
 		nb = 2;
@@ -164,22 +172,28 @@ lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *
 	t->nbuckets = (uint32_t)nb;
 	t->slots = (uint32_t)nb * LG_LATCH_BUCKET;
 	t->qs = qs;
-	for (i = 0; i < RTE_DIM(t->seed); i++)
-		t->seed[i] = rte_rand();
+	/* The hash key is what keeps flows from being chosen to share
+	 * buckets: from the kernel's generator, rte_rand (an LFSR) if that
+	 * fails. */
+	if (getrandom(t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
+		for (i = 0; i < RTE_DIM(t->seed); i++)
+			t->seed[i] = rte_rand();
 	t->nh_zero = nh(0, t->seed[2]) + nh(0, t->seed[4]);
 	t->e = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->e[0]),
 				  RTE_CACHE_LINE_SIZE, socket);
-	t->cold = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->cold[0]), 0, socket);
+	t->cold = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->cold[0]),
+				     RTE_CACHE_LINE_SIZE, socket);
 	t->tag = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->tag[0]),
 				    RTE_CACHE_LINE_SIZE, socket);
 	t->lock = rte_zmalloc_socket(name, LG_LATCH_LOCKS * sizeof(t->lock[0]),
 				     RTE_CACHE_LINE_SIZE, socket);
-	t->pend = rte_malloc_socket(name, (size_t)t->slots * sizeof(t->pend[0]), 0, socket);
+	/* Deleted entries still count as live: never more than capacity. */
+	t->pend = rte_malloc_socket(name, (size_t)capacity * sizeof(t->pend[0]), 0, socket);
 	if (t->e == NULL || t->cold == NULL || t->tag == NULL || t->lock == NULL ||
 	    t->pend == NULL)
 		goto fail;
 	for (i = 0; i < LG_LATCH_LOCKS; i++)
-		rte_spinlock_init(&t->lock[i]);
+		rte_spinlock_init(&t->lock[i].l);
 	return t;
 fail:
 	lg_latch_table_free(t);
@@ -267,12 +281,13 @@ lg_latch_lookup_bulk(const struct lg_latch_table *t, const struct lg_flow_key *k
 		       tag_match(bucket_tags(t, w[i].b[1]), w[i].tag) << 16;
 		if (m[i] != 0) {
 			uint32_t bit = (uint32_t)__builtin_ctz(m[i]);
+			uint32_t s = w[i].b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
 
-			rte_prefetch0(&t->e[w[i].b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15)]);
+			rte_prefetch0(&t->e[s]);
+			if (keys[i]->af == 6)
+				rte_prefetch0(&t->cold[s]);
 		}
 	}
-	/* acquire: pairs with the creator's release store of the tag. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (i = 0; i < n; i++) {
 		pos[i] = m[i] != 0 ? match(t, keys[i], &w[i], m[i]) : -1;
 		hit |= (uint64_t)(pos[i] >= 0) << i;
@@ -359,7 +374,7 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 
 	*won = false;
 	where_of(t, k, &w);
-	lock = &t->lock[w.b[0] % LG_LATCH_LOCKS];
+	lock = &t->lock[w.b[0] % LG_LATCH_LOCKS].l;
 	/* Every creator of this key takes this lock: the one that finds no
 	 * latch under it makes the only one (item 4). */
 	rte_spinlock_lock(lock);
@@ -411,7 +426,7 @@ lg_latch_remove(struct lg_latch_table *t, const struct lg_flow_key *k, uint32_t 
 	/* New lookups miss it from here; readers that found it before may
 	 * still use the entry: its slot waits for them (lg_latch_reclaim). */
 	__atomic_store_n(&t->tag[pos], TAG_DEAD, __ATOMIC_RELAXED);
-	t->pend[(t->pend_head + t->pend_n) % t->slots] = (struct lg_latch_pending){
+	t->pend[(t->pend_head + t->pend_n) % t->capacity] = (struct lg_latch_pending){
 		.token = t->qs != NULL ? rte_rcu_qsbr_start(t->qs) : 0, .pos = (uint32_t)pos,
 	};
 	t->pend_n++;
@@ -433,7 +448,7 @@ lg_latch_reclaim(struct lg_latch_table *t)
 		/* release: pairs with claim()'s acquire. */
 		__atomic_store_n(&t->tag[p->pos], TAG_FREE, __ATOMIC_RELEASE);
 		__atomic_fetch_sub(&t->live, 1, __ATOMIC_RELAXED);
-		t->pend_head = (t->pend_head + 1) % t->slots;
+		t->pend_head = (t->pend_head + 1) % t->capacity;
 		t->pend_n--;
 		n++;
 	}

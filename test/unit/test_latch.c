@@ -27,6 +27,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct rte_rcu_qsbr *qs;
+static struct lg_latch_table *ct;        /* the concurrency tests' table */
 
 static void
 key_of(uint32_t i, struct lg_flow_key *k)
@@ -266,6 +267,158 @@ test_delete_after_grace_period(void)
 	lg_latch_table_free(t);
 }
 
+/* The capacity counts latches until their slots are reclaimed: a full
+ * table takes a new flow only once a deleted latch's grace period is over. */
+static void
+test_capacity_freed_by_reclaim(void)
+{
+	enum { CAP = 1024 };
+	struct lg_latch_table *t = lg_latch_table_create("t_cap", CAP, NULL, SOCKET_ID_ANY);
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .ident = 1 };
+	struct lg_flow_key k;
+	uint32_t i, made = 0;
+	int32_t p0 = -1, p;
+	bool won;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (i = 0; i < CAP; i++) {
+		key_of(i, &k);
+		p = lg_latch_create(t, &k, &in, &won);
+		made += p >= 0 && won;
+		if (i == 0)
+			p0 = p;
+	}
+	CU_ASSERT_EQUAL(made, CAP);
+	key_of(CAP, &k);
+	CU_ASSERT_EQUAL(lg_latch_create(t, &k, &in, &won), -ENOSPC);
+	key_of(0, &k);
+	CU_ASSERT_TRUE_FATAL(p0 >= 0 &&
+			     lg_latch_transition(&t->e[p0], LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED));
+	CU_ASSERT_EQUAL(lg_latch_delete(t, &k), 0);
+	key_of(CAP, &k);
+	CU_ASSERT_EQUAL(lg_latch_create(t, &k, &in, &won), -ENOSPC);   /* not reclaimed yet */
+	CU_ASSERT_EQUAL(lg_latch_reclaim(t), 1);
+	p = lg_latch_create(t, &k, &in, &won);
+	CU_ASSERT_TRUE(p >= 0 && won);
+	key_of(CAP + 1, &k);
+	CU_ASSERT_EQUAL(lg_latch_create(t, &k, &in, &won), -ENOSPC);
+	CU_ASSERT_EQUAL(t->live, CAP);
+	lg_latch_table_free(t);
+}
+
+/*
+ * Churn: workers look up, create and close (as a TCP RST does) latches of
+ * 4,096 flows in a table of 1,024 while the main lcore, as the control
+ * thread, deletes the CLOSED ones and reclaims their slots after grace
+ * periods. A worker's hit always holds the key it looked up (never a
+ * half-written or reused entry); at the end every live key is in the table
+ * once, found at its own slot, and the capacity counter equals the slots
+ * in use.
+ */
+enum { CHURN_FLOWS = 4096, CHURN_CAP = 1024, CHURN_OPS = 300000 };
+
+static uint32_t churn_running;
+static uint64_t churn_wrong, churn_full;
+
+static int
+churn_worker(void *arg)
+{
+	struct lg_latch_init in = { .state = LG_LATCH_ESTABLISHED, .ident = 1 };
+	unsigned int lc = rte_lcore_id();
+	uint32_t i;
+
+	(void)arg;
+	rte_rcu_qsbr_thread_register(qs, lc);
+	rte_rcu_qsbr_thread_online(qs, lc);
+	for (i = 0; i < CHURN_OPS; i++) {
+		struct lg_flow_key k;
+		const struct lg_flow_key *kp[1] = { &k };
+		int32_t pos[1];
+		bool won;
+
+		if ((i & 15) == 0)
+			rte_rcu_qsbr_quiescent(qs, lc);
+		key_of((uint32_t)(rte_rand() % CHURN_FLOWS), &k);
+		if (lg_latch_lookup_bulk(ct, kp, 1, pos) == 0) {
+			pos[0] = lg_latch_create(ct, &k, &in, &won);
+			if (pos[0] < 0) {
+				__atomic_fetch_add(&churn_full, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+		}
+		(void)lg_latch_state(ct, (uint32_t)pos[0]);
+		if (memcmp(&ct->e[pos[0]].kw, &k, 8) != 0 ||
+		    memcmp(&ct->e[pos[0]].lo4, k.lo, 4) != 0 || memcmp(&ct->e[pos[0]].hi4, k.hi, 4) != 0)
+			__atomic_fetch_add(&churn_wrong, 1, __ATOMIC_RELAXED);
+		if (rte_rand() % 4 == 0)
+			lg_latch_transition(&ct->e[pos[0]], LG_LATCH_ESTABLISHED, LG_LATCH_CLOSED);
+	}
+	rte_rcu_qsbr_thread_offline(qs, lc);
+	rte_rcu_qsbr_thread_unregister(qs, lc);
+	__atomic_fetch_sub(&churn_running, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct lg_flow_key));
+}
+
+static void
+test_concurrent_churn_against_reclaim(void)
+{
+	struct lg_flow_key *live = calloc(CHURN_CAP * 2, sizeof(*live));
+	uint32_t pos, n = 0, used = 0, elsewhere = 0, dups = 0, i;
+	uint64_t deleted = 0;
+	unsigned int lc;
+
+	ct = lg_latch_table_create("t_churn", CHURN_CAP, qs, SOCKET_ID_ANY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ct);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(live);
+	churn_wrong = churn_full = 0;
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		__atomic_fetch_add(&churn_running, 1, __ATOMIC_RELAXED);
+		rte_eal_remote_launch(churn_worker, NULL, lc);
+	}
+	while (__atomic_load_n(&churn_running, __ATOMIC_ACQUIRE) > 0) {
+		for (pos = 0; pos < ct->slots; pos++) {
+			struct lg_flow_key k;
+
+			if (__atomic_load_n(&ct->e[pos].state, __ATOMIC_ACQUIRE) == LG_LATCH_CLOSED &&
+			    lg_latch_key(ct, pos, &k) == 0)
+				deleted += lg_latch_delete(ct, &k) == 0;
+		}
+		lg_latch_reclaim(ct);
+	}
+	rte_eal_mp_wait_lcore();
+	lg_latch_reclaim(ct);               /* no reader left: every grace period is over */
+	for (pos = 0; pos < ct->slots; pos++) {
+		const struct lg_flow_key *kp[1];
+		int32_t p[1];
+
+		used += ct->tag[pos] != 0;
+		if (lg_latch_key(ct, pos, &live[n]) != 0)
+			continue;
+		kp[0] = &live[n];
+		elsewhere += lg_latch_lookup_bulk(ct, kp, 1, p) != 1 || p[0] != (int32_t)pos;
+		n++;
+	}
+	qsort(live, n, sizeof(*live), key_cmp);
+	for (i = 1; i < n; i++)
+		dups += key_cmp(&live[i - 1], &live[i]) == 0;
+	printf("\n    %" PRIu64 " deleted, %" PRIu64 " creations refused (full), %u live\n",
+	       deleted, churn_full, n);
+	CU_ASSERT_TRUE(deleted > CHURN_CAP);
+	CU_ASSERT_EQUAL(churn_wrong, 0);
+	CU_ASSERT_EQUAL(dups, 0);
+	CU_ASSERT_EQUAL(elsewhere, 0);
+	CU_ASSERT_EQUAL(ct->live, used);
+	CU_ASSERT_EQUAL(used, n);
+	lg_latch_table_free(ct);
+	free(live);
+}
+
 /* ---- concurrency against a locked map ---------------------------------- */
 
 enum { FLOWS = 20000, OPS = 400000, WORKERS_MAX = 8 };
@@ -278,7 +431,6 @@ struct model {
 	uint64_t mismatch;               /* a reader saw another pset */
 };
 
-static struct lg_latch_table *ct;
 static struct model *mdl;
 
 struct seen { uint32_t flow, pset; };
@@ -428,6 +580,8 @@ main(int argc, char **argv)
 		{ "latch: a full table fails closed (item 8)", test_full_table_fails_closed },
 		{ "latch: IPv6 keys are compared whole", test_ipv6_keys_compared_whole },
 		{ "latch: delete after a grace period (item 25)", test_delete_after_grace_period },
+		{ "latch: the capacity is freed by reclaim", test_capacity_freed_by_reclaim },
+		{ "latch: concurrent create, close, delete and reclaim", test_concurrent_churn_against_reclaim },
 		{ "latch: concurrent create, lookup, break against a locked map (items 4, 22)",
 		  test_concurrent_create_lookup_break },
 	};
