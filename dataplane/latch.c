@@ -28,10 +28,13 @@ struct where {
 };
 
 /*
- * A keyed hash of the key's five words (NH, the UMAC inner hash: almost
- * universal, so without the table's random key nobody can choose flows
- * that share buckets), then a 64-bit finaliser (MurmurHash3's fmix64) so
- * that every output bit depends on every input bit.
+ * A keyed hash (NH, the UMAC inner hash: almost universal, so without the
+ * table's random key nobody can choose flows that share buckets), then a
+ * 64-bit finaliser (MurmurHash3's fmix64) so that every output bit depends
+ * on every input bit. An IPv4 key is its first word and the two addresses:
+ * NH over those four 32-bit halves, two multiplies; an IPv6 key, NH over
+ * its five words. A key's family picks its function, so each key always
+ * hashes alike.
  */
 static inline uint64_t
 nh(uint64_t w, uint64_t seed)
@@ -43,12 +46,21 @@ nh(uint64_t w, uint64_t seed)
 static inline uint64_t
 flow_hash(const struct lg_latch_table *t, const struct lg_flow_key *k)
 {
-	uint64_t w[5], h;
+	uint64_t w0, h;
+	uint32_t lo4, hi4;
 
-	memcpy(w, k, sizeof(w));
-	h = nh(w[0], t->seed[0]) + nh(w[1], t->seed[1]) + nh(w[3], t->seed[3]);
-	/* An IPv4 key's words 2 and 4 are zero: their terms are a constant. */
-	h += k->af == 4 ? t->nh_zero : nh(w[2], t->seed[2]) + nh(w[4], t->seed[4]);
+	memcpy(&w0, k, sizeof(w0));
+	if (likely(k->af == 4)) {
+		memcpy(&lo4, k->lo, sizeof(lo4));
+		memcpy(&hi4, k->hi, sizeof(hi4));
+		h = nh(w0, t->seed[0]) + nh(lo4 | (uint64_t)hi4 << 32, t->seed[1]);
+	} else {
+		uint64_t w[5];
+
+		memcpy(w, k, sizeof(w));
+		h = nh(w[0], t->seed[0]) + nh(w[1], t->seed[1]) + nh(w[2], t->seed[2]) +
+		    nh(w[3], t->seed[3]) + nh(w[4], t->seed[4]);
+	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -178,7 +190,6 @@ lg_latch_table_create(const char *name, uint32_t capacity, struct rte_rcu_qsbr *
 	if (getrandom(t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
 		for (i = 0; i < RTE_DIM(t->seed); i++)
 			t->seed[i] = rte_rand();
-	t->nh_zero = nh(0, t->seed[2]) + nh(0, t->seed[4]);
 	t->e = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->e[0]),
 				  RTE_CACHE_LINE_SIZE, socket);
 	t->cold = rte_zmalloc_socket(name, (size_t)t->slots * sizeof(t->cold[0]),

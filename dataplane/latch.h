@@ -147,7 +147,6 @@ struct lg_latch_table {
 	uint32_t capacity;        /* flows */
 	uint32_t slots;           /* every position is < slots */
 	uint64_t seed[5];         /* [I] the hash key, random per table */
-	uint64_t nh_zero;         /* [I] its terms for two zero words (IPv4 keys) */
 	struct lg_latch_lock *lock; /* [LG_LATCH_LOCKS]: creation, by first bucket */
 	struct rte_rcu_qsbr *qs;  /* NULL: no reader runs concurrently (tests) */
 	/* [A] created and not yet reclaimed (<= capacity): its own line, as

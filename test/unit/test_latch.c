@@ -209,7 +209,6 @@ test_ipv6_keys_compared_whole(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	memset(t->seed, 0, sizeof(t->seed));
-	t->nh_zero = 0;
 	for (i = 0; i <= N; i++) {
 		memset(&k[i], 0, sizeof(k[i]));
 		k[i].af = 6;
