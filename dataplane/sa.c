@@ -254,6 +254,7 @@ direct_init(struct lg_sa *sa, const struct lg_sa_prm *p)
 	sa->ek = lg_esp_keys_create(p);
 	if (sa->ek == NULL)
 		return -rte_errno;
+	sa->ek_gcm = p->cipher == LG_SA_C_AES_GCM;
 	sa->cpu = false;
 	sa->sqh_len = 0;          /* esp.c puts seq_hi where the ICV goes */
 	sa->l3_len = (uint8_t)(len - sizeof(tun.eth));

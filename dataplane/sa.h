@@ -90,6 +90,8 @@ struct lg_sa {
 	bool encap_udp;
 	bool cpu;                  /* synchronous cpu-crypto, else lookaside */
 	bool esn, sqn_atom;
+	bool ek_gcm;               /* ek holds AES-GCM keys: which of its lines to
+				    * prefetch, known without reading it */
 	/* [I] hot, crypto.mode direct (esp.h): keys, and the outbound frame
 	 * start — Ethernet, outer IP, [UDP], SPI — copied whole per packet */
 	struct lg_esp_keys *ek;    /* NULL: librte_ipsec runs this SA */
@@ -108,6 +110,9 @@ struct lg_sa {
 	 * sqn_atom); a line of its own, away from what every worker reads */
 	uint64_t sqn __rte_cache_aligned;
 } __rte_cache_aligned;
+
+static_assert(offsetof(struct lg_sa, hdr) + sizeof(((struct lg_sa *)0)->hdr) <=
+	      2 * RTE_CACHE_LINE_SIZE, "an SA's hot fields fit in its first two lines");
 
 /* control */
 /* NULL with rte_errno: EINVAL (parameters), ENOTSUP (a device cannot run

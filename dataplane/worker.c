@@ -668,7 +668,7 @@ sa_prefetch(const struct lg_worker *w, const struct lg_sa *sa)
 		return;
 	rte_prefetch0(k);
 	k = (const char *)&sa->ek->gcm;
-	if (sa->ek->is_gcm) {
+	if (sa->ek_gcm) {
 		/* What the VAES code reads for a short packet (found by
 		 * corrupting one line at a time): the round keys and the last
 		 * two lines of the 1 KB schedule, where H^1.. sit. Longer
@@ -727,6 +727,10 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 
 	k = parse_burst(w, mb, n, key, kp, is6);
 	spd_stage(w, spd, 0, kp, is6, k, res, &fl);
+	/* rule -> slot pointer -> SA is a chain of loads that many SAs take
+	 * out of the caches: start every packet's second link first. */
+	for (i = 0; i < k; i++)
+		rte_prefetch0(&sat[spd->rule[res[i]].sa_slot]);
 	for (i = 0; i < k; i++) {
 		const struct lg_spd_rule *r = &spd->rule[res[i]];
 		struct rte_mbuf *m = mb[i];
