@@ -224,6 +224,8 @@ GEN_MAC = "00:01:02:03:04:01"
 # A ratio between cells is a target figure only when the worker's receive
 # bursts were at least this full in both (else the source set the rate).
 BUSY_MIN = 0.9
+# Nor when a cell's repetitions differ by more than this share.
+SPREAD_MAX = 0.2
 
 
 def run_cell(d, cell, args):
@@ -534,6 +536,9 @@ def rekey_bench():
     d = tempfile.mkdtemp(prefix="lgbench-rekey-")
     try:
         fig = test_rekey.paced_load(d)
+    except Exception as e:                # the rest of the run is kept
+        print("rekey: failed: %s" % e)
+        return {"error": str(e)[:300]}
     finally:
         subprocess.run(["rm", "-rf", d])
     if fig:
@@ -646,8 +651,20 @@ def report(rows, latch, tsc, args, date=None, rekey=None):
                          fmt(r.get("tax_floor"), 0), "yes" if r["tax"] <= 70 else
                          "no (%.0f over)" % (r["tax"] - 70)))
 
+    def spread(r):
+        return 0 if r["mpps_min"] is None else 1 - r["mpps_min"] / r["mpps_max"]
+
     def ratio(a, b, what, target):
-        if a and b and min(a[0].get("busy", 1), b[0].get("busy", 1)) < BUSY_MIN:
+        if a and b and max(spread(a[0]), spread(b[0])) > SPREAD_MAX:
+            # The flowgen-through-memif source runs in a fast and a slow
+            # mode on this machine (full bursts either way): a median of
+            # three can land in either, and a ratio of two then says
+            # nothing.
+            L.append("| %s >= %.2f | %.3f, but the cells' repetitions span %.2f-%.2f and"
+                     " %.2f-%.2f Mpps | not established |" % (
+                         what, target, a[0]["mpps"] / b[0]["mpps"], a[0]["mpps_min"],
+                         a[0]["mpps_max"], b[0]["mpps_min"], b[0]["mpps_max"]))
+        elif a and b and min(a[0].get("busy", 1), b[0].get("busy", 1)) < BUSY_MIN:
             L.append("| %s >= %.2f | the source limited the rate (receive bursts %.0f %% and"
                      " %.0f %% full) | not measured |" % (
                          what, target, 100 * a[0]["busy"], 100 * b[0]["busy"]))
@@ -680,7 +697,11 @@ def report(rows, latch, tsc, args, date=None, rekey=None):
         if x["test"] == "churn":
             L.append("| reader slowdown under 100 k/s churn <= 10 %% | %.1f %% | %s |" % (
                 x["slowdown_pct"], "yes" if x["slowdown_pct"] <= 10 else "no"))
-    if rekey:
+    if rekey and "error" in rekey:
+        L.append("| 10,000 congruent SA replaces a second under 80 %% of the maximum load lose"
+                 " no packet | the run failed: %s | not measured |" % rekey["error"].replace(
+                     "|", "/").replace("\n", " "))
+    elif rekey:
         L.append("| 10,000 congruent SA replaces a second under 80 %% of the maximum load lose"
                  " no packet | %d replaces at %.0f a second under %.2f Mpps (%.0f %% of %.2f, 64"
                  " B, encrypt + decrypt loop): %d of %d frames lost; replace -> published"

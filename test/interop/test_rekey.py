@@ -128,7 +128,11 @@ def stop(gw, mon, d):
         gw.wait(timeout=30)
     except subprocess.TimeoutExpired:
         gw.kill()
-    return json.load(open(os.path.join(d, "s.json")))
+    try:
+        return json.load(open(os.path.join(d, "s.json")))
+    except (OSError, ValueError):
+        raise RuntimeError("latchgate wrote no final counters (exit %s): %s" % (
+            gw.returncode, open(os.path.join(d, "out.txt")).read()[-2000:]))
 
 
 def congruent_under_traffic(d, frames):
