@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <rte_debug.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -43,17 +44,33 @@ nh(uint64_t w, uint64_t seed)
 	       (uint32_t)((uint32_t)(w >> 32) + (uint32_t)(seed >> 32));
 }
 
+/* The key as an entry holds it: its first word (af, proto, ports) and the
+ * first 4 bytes of each address, the whole of an IPv4 key. */
+struct ekey {
+	uint64_t kw;
+	uint32_t lo4, hi4;
+};
+
+static inline struct ekey
+ekey_of(const struct lg_flow_key *k)
+{
+	struct ekey x;
+
+	memcpy(&x.kw, k, sizeof(x.kw));
+	memcpy(&x.lo4, k->lo, sizeof(x.lo4));
+	memcpy(&x.hi4, k->hi, sizeof(x.hi4));
+	return x;
+}
+
 static inline uint64_t
 flow_hash(const struct lg_latch_table *t, const struct lg_flow_key *k)
 {
-	uint64_t w0, h;
-	uint32_t lo4, hi4;
+	uint64_t h;
 
-	memcpy(&w0, k, sizeof(w0));
 	if (likely(k->af == 4)) {
-		memcpy(&lo4, k->lo, sizeof(lo4));
-		memcpy(&hi4, k->hi, sizeof(hi4));
-		h = nh(w0, t->seed[0]) + nh(lo4 | (uint64_t)hi4 << 32, t->seed[1]);
+		struct ekey x = ekey_of(k);
+
+		h = nh(x.kw, t->seed[0]) + nh(x.lo4 | (uint64_t)x.hi4 << 32, t->seed[1]);
 	} else {
 		uint64_t w[5];
 
@@ -112,35 +129,44 @@ bucket_tags(const struct lg_latch_table *t, uint32_t b)
 	return t->tag + (size_t)b * LG_LATCH_BUCKET;
 }
 
+/* Bits 0-15: the slots of bucket b[0] holding w's tag; 16-31: of b[1]. */
+static inline uint32_t
+candidates(const struct lg_latch_table *t, const struct where *w)
+{
+	return tag_match(bucket_tags(t, w->b[0]), w->tag) |
+	       tag_match(bucket_tags(t, w->b[1]), w->tag) << 16;
+}
+
+/* The slot of candidate bit `bit`. */
+static inline uint32_t
+cand_slot(const struct where *w, uint32_t bit)
+{
+	return w->b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
+}
+
 static inline bool
 key_eq(const struct lg_latch_table *t, uint32_t s, const struct lg_flow_key *k)
 {
 	const struct lg_latch *e = &t->e[s];
-	uint64_t kw;
-	uint32_t lo4, hi4;
+	struct ekey x = ekey_of(k);
 
-	memcpy(&kw, k, sizeof(kw));
-	memcpy(&lo4, k->lo, sizeof(lo4));
-	memcpy(&hi4, k->hi, sizeof(hi4));
-	if (e->kw != kw || e->lo4 != lo4 || e->hi4 != hi4)
+	if (e->kw != x.kw || e->lo4 != x.lo4 || e->hi4 != x.hi4)
 		return false;
 	return k->af != 6 || memcmp(&t->cold[s].key, k, sizeof(*k)) == 0;
 }
 
 /*
- * The slot of k among the candidates m (bits 0-15: bucket b[0], 16-31:
- * b[1]), or -1. The tags were compared with vector loads; the candidate's
- * tag is read again with acquire, which pairs with the creator's release
- * store and orders the entry's reads after it (a plain load on x86, where
- * the line is in the cache already).
+ * The slot of k among the candidates m, or -1. The tags were compared
+ * with vector loads; the candidate's tag is read again with acquire, which
+ * pairs with the creator's release store and orders the entry's reads
+ * after it (a plain load on x86, where the line is in the cache already).
  */
 static inline int32_t
 match(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct where *w,
       uint32_t m)
 {
 	while (m != 0) {
-		uint32_t bit = (uint32_t)__builtin_ctz(m);
-		uint32_t s = w->b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
+		uint32_t s = cand_slot(w, (uint32_t)__builtin_ctz(m));
 
 		if (__atomic_load_n(&t->tag[s], __ATOMIC_ACQUIRE) == w->tag && key_eq(t, s, k))
 			return (int32_t)s;
@@ -152,10 +178,7 @@ match(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct 
 static inline int32_t
 find(const struct lg_latch_table *t, const struct lg_flow_key *k, const struct where *w)
 {
-	uint32_t m = tag_match(bucket_tags(t, w->b[0]), w->tag) |
-		     tag_match(bucket_tags(t, w->b[1]), w->tag) << 16;
-
-	return match(t, k, w, m);
+	return match(t, k, w, candidates(t, w));
 }
 
 struct lg_latch_table *
@@ -282,17 +305,16 @@ lg_latch_lookup_bulk(const struct lg_latch_table *t, const struct lg_flow_key *k
 	uint32_t m[64], i;
 	uint64_t hit = 0;
 
+	RTE_ASSERT(n <= 64);
 	for (i = 0; i < n; i++) {
 		where_of(t, keys[i], &w[i]);
 		rte_prefetch0(bucket_tags(t, w[i].b[0]));
 		rte_prefetch0(bucket_tags(t, w[i].b[1]));
 	}
 	for (i = 0; i < n; i++) {
-		m[i] = tag_match(bucket_tags(t, w[i].b[0]), w[i].tag) |
-		       tag_match(bucket_tags(t, w[i].b[1]), w[i].tag) << 16;
+		m[i] = candidates(t, &w[i]);
 		if (m[i] != 0) {
-			uint32_t bit = (uint32_t)__builtin_ctz(m[i]);
-			uint32_t s = w[i].b[bit >> 4] * LG_LATCH_BUCKET + (bit & 15);
+			uint32_t s = cand_slot(&w[i], (uint32_t)__builtin_ctz(m[i]));
 
 			rte_prefetch0(&t->e[s]);
 			if (keys[i]->af == 6)
@@ -381,6 +403,7 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 	rte_spinlock_t *lock;
 	struct lg_latch *l;
 	struct where w;
+	struct ekey x;
 	int32_t pos;
 
 	*won = false;
@@ -401,9 +424,10 @@ lg_latch_create(struct lg_latch_table *t, const struct lg_flow_key *k,
 		return -ENOSPC;                   /* the table is full: fail closed */
 	}
 	l = &t->e[pos];
-	memcpy(&l->kw, k, sizeof(l->kw));
-	memcpy(&l->lo4, k->lo, sizeof(l->lo4));
-	memcpy(&l->hi4, k->hi, sizeof(l->hi4));
+	x = ekey_of(k);
+	l->kw = x.kw;
+	l->lo4 = x.lo4;
+	l->hi4 = x.hi4;
 	t->cold[pos].key = *k;
 	fill(t, (uint32_t)pos, init);
 	__atomic_store_n(&l->state, init->state, __ATOMIC_RELAXED);
