@@ -96,8 +96,7 @@ lg_esp_keys_create(const struct lg_sa_prm *p)
 		return NULL;
 	}
 	k->key_len = p->cipher_key_len;
-	k->is_gcm = p->cipher == LG_SA_C_AES_GCM;
-	if (k->is_gcm) {
+	if (p->cipher == LG_SA_C_AES_GCM) {
 		memcpy(k->salt, p->salt, sizeof(k->salt));
 		if (k->key_len == 16)
 			IMB_AES128_GCM_PRE(mgr, p->cipher_key, &k->gcm);
@@ -398,7 +397,7 @@ lg_esp_out(struct lg_esp_ctx *c, struct lg_sa *sa, struct rte_mbuf *mb[], uint32
 		t[pad] = (uint8_t)pad;
 		t[pad + 1] = sa->next_proto;
 		icv[i] = t + pad + 2;
-		if (k->is_gcm) {
+		if (sa->ek_gcm) {
 			union blk16 iv, ad;
 			uint64_t sbe = rte_cpu_to_be_64(seq);   /* the IV: RFC 4106 §3.1 */
 			/* the SPI from the template, not the copy just stored */
@@ -469,7 +468,7 @@ lg_esp_in(struct lg_esp_ctx *c, const struct lg_sa *sa, struct rte_mbuf *mb[], u
 			memcpy(&s, esp + 4, 4);
 			seq = rte_be_to_cpu_32(s);
 		}
-		if (k->is_gcm) {
+		if (sa->ek_gcm) {
 			union blk16 iv, ad;
 			uint64_t w, alen;
 

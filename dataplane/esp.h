@@ -36,7 +36,8 @@ struct lg_sa_prm;
 struct lg_esp_keys {
 	/* first: read before the keys, so in the line prefetched first */
 	uint8_t key_len;          /* 16 or 32 */
-	uint8_t is_gcm;           /* else CBC + HMAC */
+	/* AES-GCM or CBC + HMAC: the SA's ek_gcm (it chooses what to
+	 * prefetch of these keys before they are read) */
 	uint8_t hash;             /* IMB_HASH_ALG for CBC */
 	uint8_t salt[4];          /* GCM */
 	uint8_t nonce[8];         /* CBC IV derivation, random per SA */

@@ -90,8 +90,9 @@ struct lg_sa {
 	bool encap_udp;
 	bool cpu;                  /* synchronous cpu-crypto, else lookaside */
 	bool esn, sqn_atom;
-	bool ek_gcm;               /* ek holds AES-GCM keys: which of its lines to
-				    * prefetch, known without reading it */
+	bool ek_gcm;               /* ek holds AES-GCM keys, else CBC + HMAC: here
+				    * so that which of its lines to prefetch is
+				    * known without reading it */
 	/* [I] hot, crypto.mode direct (esp.h): keys, and the outbound frame
 	 * start — Ethernet, outer IP, [UDP], SPI — copied whole per packet */
 	struct lg_esp_keys *ek;    /* NULL: librte_ipsec runs this SA */
