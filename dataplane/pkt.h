@@ -136,23 +136,16 @@ martian6_addr(const uint8_t *a)
 }
 
 /*
- * Whether an IPv4 header's checksum verifies. The 20-byte header, nearly
- * every one, is summed as two 64-bit words and a 32-bit one with
- * end-around carries, then folded (RFC 1071 §2(C): any word size);
- * rte_raw_cksum adds 16 bits at a time.
+ * The Internet checksum sum (not complemented) of a 20-byte IPv4 header
+ * given as words a (bytes 0-7), b (8-15), c (16-19): two 64-bit adds with
+ * end-around carries, then folded (RFC 1071 §2(C): any word size, and any
+ * byte order, §2(B)); rte_raw_cksum adds 16 bits at a time.
  */
-static inline bool
-ip4_cksum_ok(const void *ip, uint32_t ihl)
+static inline uint16_t
+lg_ip4_sum(uint64_t a, uint64_t b, uint32_t c)
 {
-	uint64_t a, b, s;
-	uint32_t c;
+	uint64_t s = a + b;
 
-	if (unlikely(ihl != 20))
-		return rte_raw_cksum(ip, ihl) == 0xffff;
-	memcpy(&a, ip, 8);
-	memcpy(&b, (const uint8_t *)ip + 8, 8);
-	memcpy(&c, (const uint8_t *)ip + 16, 4);
-	s = a + b;
 	s += s < b;
 	s += c;
 	s += s < c;
@@ -160,7 +153,23 @@ ip4_cksum_ok(const void *ip, uint32_t ihl)
 	s = (s & 0xffffffffu) + (s >> 32);
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
-	return s == 0xffff;
+	return (uint16_t)s;
+}
+
+/* Whether an IPv4 header's checksum verifies; the 20-byte header, nearly
+ * every one, in words. */
+static inline bool
+ip4_cksum_ok(const void *ip, uint32_t ihl)
+{
+	uint64_t a, b;
+	uint32_t c;
+
+	if (unlikely(ihl != 20))
+		return rte_raw_cksum(ip, ihl) == 0xffff;
+	memcpy(&a, ip, 8);
+	memcpy(&b, (const uint8_t *)ip + 8, 8);
+	memcpy(&c, (const uint8_t *)ip + 16, 4);
+	return lg_ip4_sum(a, b, c) == 0xffff;
 }
 
 static inline enum lg_drop
@@ -335,15 +344,8 @@ static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "lg_ip4_store takes LE words"
 static inline void
 lg_ip4_store(void *ip, uint64_t a, uint64_t b, uint32_t c)
 {
-	uint64_t sum;
-
 	b &= ~(0xffffull << 16);
-	sum = (a & 0xffff) + (a >> 16 & 0xffff) + (a >> 32 & 0xffff) + (a >> 48) +
-	      (b & 0xffff) + (b >> 16 & 0xffff) + (b >> 32 & 0xffff) + (b >> 48) +
-	      (c & 0xffff) + (c >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	b |= (uint64_t)(~sum & 0xffff) << 16;
+	b |= (uint64_t)(uint16_t)~lg_ip4_sum(a, b, c) << 16;
 	memcpy(ip, &a, 8);
 	memcpy((uint8_t *)ip + 8, &b, 8);
 	memcpy((uint8_t *)ip + 16, &c, 4);

@@ -482,25 +482,34 @@ test_replay_esn_infers_high_bits(void)
 }
 
 /*
- * The parser's IPv4 header checksum check against rte_raw_cksum (16 bits
- * at a time): 20- and 24-byte headers with random contents and a correct
- * checksum pass; every single-bit flip fails, as it must (the Internet
- * checksum detects all single-bit errors); both agree with the reference
- * on random headers with random checksums.
+ * The IPv4 header checksum, checked (the parser) and set (lg_ip4_store, the
+ * outer header) in words, against rte_raw_cksum (16 bits at a time): 20-
+ * and 24-byte headers with random contents and a correct checksum pass;
+ * every single-bit flip fails, as it must (the Internet checksum detects
+ * all single-bit errors); both agree with the reference on random headers
+ * with random checksums; a header lg_ip4_store wrote verifies.
  */
 static void
 test_ip4_cksum_matches_reference(void)
 {
-	uint32_t round, bit, ihl, agree = 0, valid = 0, caught = 0, flips = 0;
-	uint8_t h[24] __rte_aligned(8);
+	uint32_t round, bit, ihl, agree = 0, valid = 0, caught = 0, flips = 0, stored = 0;
+	uint8_t h[24] __rte_aligned(8), o[20] __rte_aligned(8);
 
 	for (round = 0; round < 2000; round++) {
+		uint64_t a, b;
+		uint32_t w;
 		uint16_t c;
 
 		ihl = round & 1 ? 24 : 20;
 		for (bit = 0; bit < ihl; bit++)
 			h[bit] = (uint8_t)rte_rand();
 		h[0] = (uint8_t)(0x40 | ihl / 4);
+		memcpy(&a, h, 8);
+		memcpy(&b, h + 8, 8);
+		memcpy(&w, h + 16, 4);
+		lg_ip4_store(o, a, b, w);
+		stored += rte_raw_cksum(o, 20) == 0xffff && memcmp(o, h, 10) == 0 &&
+			  memcmp(o + 12, h + 12, 8) == 0;
 		agree += ip4_cksum_ok(h, ihl) == (rte_raw_cksum(h, ihl) == 0xffff);
 		h[10] = h[11] = 0;
 		c = (uint16_t)~rte_raw_cksum(h, ihl);
@@ -516,6 +525,7 @@ test_ip4_cksum_matches_reference(void)
 		}
 	}
 	CU_ASSERT_EQUAL(agree, 2000);
+	CU_ASSERT_EQUAL(stored, 2000);
 	CU_ASSERT_EQUAL(valid, 2000);
 	CU_ASSERT_EQUAL(caught, flips);
 }
@@ -532,7 +542,7 @@ main(int argc, char **argv)
 		{ "spd: IPv6 prefixes and mixed-family bursts", test_ipv6_prefixes_and_mixed_bursts },
 		{ "spd: an entry without addresses matches both families",
 		  test_entry_without_addresses_matches_both_families },
-		{ "ipv4: header checksum check agrees with rte_raw_cksum",
+		{ "ipv4: header checksum check and store agree with rte_raw_cksum",
 		  test_ip4_cksum_matches_reference },
 		{ "routes: longest prefix wins", test_routes_longest_prefix_wins },
 		{ "routes: no route is NULL", test_no_route_is_null },
