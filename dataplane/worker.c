@@ -728,7 +728,9 @@ outbound(struct lg_worker *w, struct rte_mbuf *mb[], uint32_t n)
 	k = parse_burst(w, mb, n, key, kp, is6);
 	spd_stage(w, spd, 0, kp, is6, k, res, &fl);
 	/* rule -> slot pointer -> SA is a chain of loads that many SAs take
-	 * out of the caches: start every packet's second link first. */
+	 * out of the caches: start every packet's second link first. Every
+	 * rule names a valid slot: 0 when it does not PROTECT (rule 0, the
+	 * LG_SPD_NONE result, and the DISCARD twins are zeroed). */
 	for (i = 0; i < k; i++)
 		rte_prefetch0(&sat[spd->rule[res[i]].sa_slot]);
 	for (i = 0; i < k; i++) {

@@ -13,9 +13,9 @@
  *      phase 2 starts, so a driver can start its work then.
  * Pacing: the number of frames due is rate x time since the phase began;
  * each round sends what is due in bursts of 32 and sleeps ~100 us, so the
- * average rate is exact and bursts stay short (run it at a real-time
- * priority to keep them short on a shared core). A frame the port refuses
- * (ring full) stays due; it is not counted as sent.
+ * average rate is exact and the rings cover the sleep (run it at a
+ * real-time priority so that the sleeps stay short on a shared core). A
+ * frame the port refuses (ring full) stays due; it is not counted as sent.
  * The last line is JSON: max_pps, paced_pps (achieved), sent, received,
  * behind (the most frames ever due but unsent: > a ring means the source
  * could not hold the rate), gap_us (the longest time between two rounds while
