@@ -406,11 +406,6 @@ def main():
         with open(args.report_from) as f:
             saved = json.load(f)
         args.quick, args.reps = saved["quick"], saved["reps"]
-        for r in saved["rows"]:
-            # Saved before run_cell counted an inbound loop's bursts per
-            # port: both ports' packets over one port's burst.
-            if r["dir"] == "inbound" and r.get("busy", 0) > 1.05:
-                r["busy"] /= 2
         args.out = os.path.dirname(os.path.abspath(args.report_from))
         date = saved.get("date") or time.strftime(
             "%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(args.report_from)))

@@ -9,8 +9,9 @@
  * lookup plus reading each hit's state (the entry's cache line), against
  * rte_hash_lookup_bulk_data plus reading the 64-byte record each hit's
  * data points at. Keys are drawn at random from those inserted, 32 per
- * call, and built in a burst buffer as a worker builds them. Three interleaved repetitions per cell; the median is printed, and
- * min-max. Prints a table and one JSON line per cell ("json: {...}").
+ * call, and built in a burst buffer as a worker builds them. Three
+ * interleaved repetitions per cell; the median is printed, and min-max.
+ * Prints a table and one JSON line per cell ("json: {...}").
  *
  * Run: bench_latch [-l 0-1] --no-huge -m 4096 -- [--quick]
  */
